@@ -1,0 +1,77 @@
+"""Assemble the FastAPI app. Settings and the network are built in the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from schemas import Network
+from service.alert_store import AlertStore
+from service.api import alerts, readings, status
+from service.api.limits import BodyLimit
+from service.api.runtime import ProducerLink, ReadyProbe, Runtime
+from service.network_file import load_network
+from service.settings import Settings
+from service.station_board import StationBoard
+from service.topic_views import TopicViews
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    network: Network | None = None,
+    probes: dict[str, ReadyProbe] | None = None,
+) -> FastAPI:
+    """The siaga API. `probes` adds readiness checks (e.g. an in-process worker).
+
+    Settings are read when the app is made (`uvicorn --factory`), never at import.
+    """
+    cfg = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        net = network or load_network(cfg.network)
+        store = AlertStore(cfg.alerts_memory_max)
+        board = StationBoard(net)
+        views = TopicViews(cfg, net, store, board)
+        producer = ProducerLink(cfg)
+        app.state.runtime = Runtime(
+            settings=cfg, network=net, store=store, board=board, views=views,
+            producer=producer, extra_probes=dict(probes or {}),
+        )
+        await producer.start()
+        await views.start()
+        try:
+            yield
+        finally:
+            await views.stop()
+            await producer.stop()
+
+    app = FastAPI(
+        title="siaga",
+        summary="Flood early-warning hub: gauge readings in, graded Siaga alerts out.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
+    app.include_router(readings.router)
+    app.include_router(alerts.router)
+    app.include_router(status.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # default 422 body, minus the echoed input (it can be megabytes of garbage)
+        errors: list[dict[str, Any]] = [
+            {k: v for k, v in err.items() if k not in ("input", "ctx", "url")}
+            for err in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
+
+    return app

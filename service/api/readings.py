@@ -1,0 +1,93 @@
+"""`POST /v1/readings`: gateways push one or many readings."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel
+
+from schemas import ReadingBatchIn
+from service.api.runtime import RuntimeDep
+from service.errors import BrokerUnavailable
+from service.ingest import ItemResult, judge, write_readings
+
+router = APIRouter(prefix="/v1", tags=["readings"])
+
+
+class ItemVerdict(BaseModel):
+    index: int
+    status: Literal["accepted", "rejected", "not_written"]
+    station_id: str | None = None
+    observed_at: AwareDatetime | None = None
+    reason: str | None = None
+
+
+class IngestResponse(BaseModel):
+    accepted: int
+    rejected: int
+    not_written: int = 0
+    items: list[ItemVerdict]
+
+
+def _response(items: list[ItemResult], status: int, headers: dict[str, str] | None = None
+              ) -> JSONResponse:
+    items = sorted(items, key=lambda r: r.index)
+    body = IngestResponse(
+        accepted=sum(r.status == "accepted" for r in items),
+        rejected=sum(r.status == "rejected" for r in items),
+        not_written=sum(r.status == "not_written" for r in items),
+        items=[ItemVerdict(**asdict(r)) for r in items],
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+@router.post(
+    "/readings",
+    response_model=IngestResponse,
+    responses={
+        207: {"model": IngestResponse, "description": "Some items accepted, some rejected"},
+        413: {"description": "Body or batch too large"},
+        422: {"model": IngestResponse, "description": "No item was acceptable"},
+        503: {"model": IngestResponse, "description": "Kafka did not acknowledge; retry later"},
+    },
+)
+async def post_readings(batch: ReadingBatchIn, rt: RuntimeDep) -> Any:
+    """Judge each reading on its own. 200: all accepted (durably in Kafka); 207: some
+    rejected (see `items`); 422: none acceptable; 503 + Retry-After: Kafka unreachable,
+    with the items that were and were not written."""
+    settings = rt.settings
+    if len(batch.readings) > settings.max_batch_items:
+        return JSONResponse(
+            {"detail": f"batch of {len(batch.readings)} readings exceeds "
+                       f"{settings.max_batch_items}; split it"},
+            status_code=413,
+        )
+    now = datetime.now(UTC)
+    rejected, to_write = judge(
+        batch.readings, rt.network, now, timedelta(seconds=settings.max_future_skew_s)
+    )
+    rt.counters.rejected += len(rejected)
+    written: list[ItemResult] = []
+    if to_write:
+        try:
+            written = await write_readings(
+                rt.producer.get(), settings.readings_topic, to_write, settings.ingest_timeout_s
+            )
+        except BrokerUnavailable as exc:
+            partial = exc.partial or [
+                ItemResult(i, "not_written", r.station_id, r.observed_at,
+                           reason="broker unavailable; send this item again")
+                for i, r in to_write
+            ]
+            rt.counters.accepted += sum(r.status == "accepted" for r in partial)
+            rt.counters.not_written += sum(r.status == "not_written" for r in partial)
+            return _response(rejected + partial, 503,
+                             headers={"Retry-After": str(settings.retry_after_s)})
+    rt.counters.accepted += len(written)
+    if not written:
+        return _response(rejected, 422)
+    return _response(rejected + written, 207 if rejected else 200)

@@ -1,0 +1,75 @@
+"""The `siaga` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from pathlib import Path
+
+from service.broker import EmbeddedBroker
+from service.errors import SiagaError
+from service.network_file import load_network
+from service.runner import Role, run_roles
+from service.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="siaga", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="API + detector worker (+ embedded broker without Kafka)")
+    sub.add_parser("api", help="the HTTP API only")
+    sub.add_parser("worker", help="the detector worker only")
+    broker = sub.add_parser("broker", help="run the embedded broker alone, in the foreground")
+    broker.add_argument("--port", type=int, default=0)
+    check = sub.add_parser("check-network", help="validate a network file and summarise it")
+    check.add_argument("file", type=Path, nargs="?")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "check-network":
+            return _check_network(args.file or settings.network)
+        if args.command == "broker":
+            return _broker(args.port)
+        roles: set[Role] = {"run": {"api", "worker"}, "api": {"api"}, "worker": {"worker"}}[
+            args.command
+        ]  # type: ignore[assignment]
+        asyncio.run(run_roles(settings, roles))
+    except SiagaError as exc:
+        print(f"siaga: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _check_network(path: Path | None) -> int:
+    network = load_network(path)
+    water = sum(s.kind == "water_level" for s in network.stations)
+    print(
+        f"ok: {len(network.regions)} regions, {water} river gauges, "
+        f"{len(network.stations) - water} rain gauges, {len(network.links)} river links"
+    )
+    return 0
+
+
+def _broker(port: int) -> int:
+    with EmbeddedBroker(port=port) as broker:
+        print(f"embedded broker on {broker.bootstrap} (pid {broker.pid}); Ctrl-C stops it")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Kafka plumbing shared by ingest, the worker and the API's views.
+
+Only what the Kafka protocol guarantees is used, so the same code runs on the
+embedded Tansu broker and on Apache Kafka. Where Tansu differs (DESIGN.md §7):
+`end_offsets()` counts batches there, so "read to the end" uses the fetch
+response's high watermark instead; compaction is not performed, so compacted
+topics are read last-value-wins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
+    """A producer that waits for all in-sync replicas: "accepted" means durably written."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap(),
+        "acks": "all",
+        "enable_idempotence": settings.idempotence(),
+        "linger_ms": settings.kafka_linger_ms,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "compression_type": "gzip",
+        "client_id": "siaga",
+    }
+    config.update(overrides)
+    return AIOKafkaProducer(**config)
+
+
+def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    config: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap(),
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "request_timeout_ms": max(settings.kafka_request_timeout_ms, 40_000),
+        "client_id": "siaga",
+    }
+    config.update(overrides)
+    return AIOKafkaConsumer(*topics, **config)
+
+
+async def ensure_topics(settings: Settings) -> None:
+    """Create siaga's topics if they are missing; existing ones are left alone."""
+    rf = settings.replication_factor
+    wanted = [
+        NewTopic(settings.readings_topic, settings.readings_partitions, rf),
+        NewTopic(settings.dlq_topic, settings.readings_partitions, rf),
+        NewTopic(settings.station_events_topic, settings.readings_partitions, rf),
+        NewTopic(settings.alerts_topic, settings.alerts_partitions, rf),
+        NewTopic(settings.topic("state"), settings.readings_partitions, rf,
+                 topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(settings.topic("subscriptions"), 1, rf,
+                 topic_configs={"cleanup.policy": "compact"}),
+    ]
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap(),
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+    )
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in wanted if t.name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another replica created them first
+            log.info("created topics %s", ", ".join(t.name for t in missing))
+    finally:
+        await admin.close()
+
+
+async def partitions_of(client: AIOKafkaConsumer, topic: str, timeout_s: float = 10.0) -> list[
+    TopicPartition
+]:
+    """All partitions of a topic, waiting for metadata to name them."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        parts = client.partitions_for_topic(topic)
+        if parts:
+            return [TopicPartition(topic, p) for p in sorted(parts)]
+        if asyncio.get_running_loop().time() > deadline:
+            raise KafkaError(f"no partitions known for topic {topic}")
+        await client._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        await asyncio.sleep(0.1)
+
+
+async def caught_up(client: AIOKafkaConsumer, tps: Sequence[TopicPartition]) -> bool:
+    """True once every partition's position has reached the fetched high watermark.
+
+    Tansu's `end_offsets()` is wrong after batched produces; the high
+    watermark from a fetch response is right on both brokers.
+    """
+    for tp in tps:
+        high = client.highwater(tp)
+        if high is None:
+            return False
+        if await client.position(tp) < high:
+            return False
+    return True

@@ -1,0 +1,60 @@
+"""Rebuild per-station levels from what was already issued on `siaga.alerts`.
+
+A station's level is the level of the last `observed` alert for its own
+region, so a worker that starts (or takes over partitions) grades on from
+where the alerts left off instead of starting every gauge at Normal and
+re-alerting. Reading to the end uses the high watermark (see `service.kafka`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import ValidationError
+
+from detectors import StationLevel
+from schemas import Alert, Network
+from service import kafka
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def levels_from_alerts(settings: Settings, network: Network) -> dict[str, StationLevel]:
+    client = kafka.consumer(settings, group_id=None)
+    await client.start()
+    levels: dict[str, StationLevel] = {}
+    try:
+        tps = await kafka.partitions_of(client, settings.alerts_topic)
+        client.assign(tps)
+        await client.seek_to_beginning(*tps)
+        while True:
+            batch = await client.getmany(timeout_ms=200, max_records=5_000)
+            for records in batch.values():
+                for record in records:
+                    _apply(record.value, network, levels)
+            if not batch and await kafka.caught_up(client, tps):
+                break
+    finally:
+        await client.stop()
+    log.info("restored levels of %d stations from %s", len(levels), settings.alerts_topic)
+    return levels
+
+
+def _apply(value: bytes | None, network: Network, levels: dict[str, StationLevel]) -> None:
+    if value is None:
+        return
+    try:
+        alert = Alert.model_validate_json(value)
+    except ValidationError:
+        log.warning("skipping an unreadable record on the alerts topic")
+        return
+    station = network.station(alert.station_id)
+    if alert.kind != "observed" or station is None or alert.region_id != station.region_id:
+        return
+    current = levels.get(alert.station_id)
+    if current and current.changed_at and current.changed_at >= alert.observed_at:
+        return
+    levels[alert.station_id] = StationLevel(
+        level=alert.level, changed_at=alert.observed_at, last_observed_at=alert.observed_at
+    )

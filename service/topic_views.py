@@ -1,0 +1,112 @@
+"""The API's read side: tails `siaga.alerts`, `siaga.readings` and the DLQ from the start.
+
+No consumer group: every API replica reads everything and builds the same
+views (alert store, station board, counters). If the broker goes away the
+tail reconnects with backoff and resumes from the offsets it had reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from schemas import Alert, Network, ReadingIn
+from service import kafka
+from service.alert_store import AlertStore
+from service.settings import Settings
+from service.station_board import StationBoard
+
+log = logging.getLogger(__name__)
+
+
+class TopicViews:
+    def __init__(
+        self, settings: Settings, network: Network, store: AlertStore, board: StationBoard
+    ) -> None:
+        self.settings = settings
+        self.network = network
+        self.store = store
+        self.board = board
+        self.dead_lettered = 0
+        self.alert_records = 0
+        self.reading_records = 0
+        self.unreadable = 0
+        self.loaded = asyncio.Event()  # set once the views have caught up after start
+        self.connected = False
+        self._positions: dict[TopicPartition, int] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="siaga-topic-views")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
+    async def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            client = kafka.consumer(self.settings, group_id=None, max_poll_records=5_000)
+            try:
+                await client.start()
+                await self._follow(client)
+            except (KafkaError, OSError) as exc:
+                log.warning("topic views lost the broker (%s); retrying in %.1f s", exc, backoff)
+            finally:
+                self.connected = False
+                with suppress(KafkaError, OSError):
+                    await client.stop()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 15.0)
+
+    async def _follow(self, client: AIOKafkaConsumer) -> None:
+        topics = [self.settings.alerts_topic, self.settings.readings_topic,
+                  self.settings.dlq_topic]
+        tps: list[TopicPartition] = []
+        for topic in topics:
+            tps.extend(await kafka.partitions_of(client, topic))
+        client.assign(tps)
+        for tp in tps:
+            if tp in self._positions:
+                client.seek(tp, self._positions[tp])
+            else:
+                await client.seek_to_beginning(tp)
+        self.connected = True
+        while True:
+            batch = await client.getmany(timeout_ms=200)
+            for tp, records in batch.items():
+                for record in records:
+                    self._apply(tp.topic, record.value)
+                self._positions[tp] = records[-1].offset + 1
+            if not batch and not self.loaded.is_set() and await kafka.caught_up(client, tps):
+                self.loaded.set()
+                log.info("views loaded: %d alerts, %d readings", len(self.store),
+                         self.board.readings_seen)
+
+    def _apply(self, topic: str, value: bytes | None) -> None:
+        if topic == self.settings.dlq_topic:
+            self.dead_lettered += 1
+            return
+        if value is None:
+            return
+        try:
+            if topic == self.settings.alerts_topic:
+                self.alert_records += 1
+                self.store.add(Alert.model_validate_json(value))
+            else:
+                self.reading_records += 1
+                reading = ReadingIn.model_validate_json(value).normalized()
+                if self.network.station(reading.station_id) is not None:
+                    self.board.observe(reading)
+        except ValidationError:
+            # raw gateway records that the worker dead-letters; not for the board
+            self.unreadable += 1

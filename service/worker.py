@@ -1,0 +1,227 @@
+"""The detector worker: `siaga.readings` in, dead letters and alerts out.
+
+One consumer in the group `SIAGA_WORKER_GROUP`; partitions are keyed by
+station, so a station's readings stay in order on one worker. Per batch:
+fetch → pipeline → produce alerts and dead letters → wait for the broker's
+acks → adopt the new state → commit offsets. A crash anywhere before the
+commit means the batch is read again and, because alert ids are derived
+from content, re-emits the same ids (at-least-once, deterministic ids).
+
+`run(burst=True)` returns once the worker has caught up with the topic, which
+makes integration tests deterministic (arq's burst mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from aiokafka.structs import OffsetAndMetadata
+
+from schemas import Network
+from service import kafka
+from service.pipeline import BatchResult, InputRecord, Pipeline, build_pipeline
+from service.restore import levels_from_alerts
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    readings: int = 0
+    dead_lettered: int = 0
+    suspect: int = 0
+    alerts: int = 0
+    batches: int = 0
+    errors: int = 0
+    last_commit_monotonic: float | None = None
+
+
+class _Restorer(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, on_assigned: Callable[[], Awaitable[None]]) -> None:
+        self._on_assigned = on_assigned
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._on_assigned()
+
+
+class DetectorWorker:
+    """`start()`/`stop()` or `async with DetectorWorker(...) as worker: await worker.run()`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        network: Network,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.network = network
+        self.clock = clock
+        self.pipeline: Pipeline = build_pipeline(
+            network, settings.boundary_rule, timedelta(seconds=settings.max_future_skew_s)
+        )
+        self.stats = WorkerStats()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = asyncio.Event()
+        self._running: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        return self._consumer is not None and bool(self._consumer.assignment())
+
+    async def start(self) -> None:
+        if self._consumer is not None:
+            return
+        self._producer = kafka.producer(self.settings)
+        await self._producer.start()
+        self._consumer = kafka.consumer(
+            self.settings, group_id=self.settings.worker_group, max_poll_records=1_000
+        )
+        self._consumer.subscribe(
+            [self.settings.readings_topic], listener=_Restorer(self._restore)
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        """Finish the batch in hand, leave the group, close. Safe to call twice."""
+        self._stopping.set()
+        if self._running is not None and self._running is not asyncio.current_task():
+            await asyncio.gather(self._running, return_exceptions=True)
+        consumer, self._consumer = self._consumer, None
+        producer, self._producer = self._producer, None
+        if consumer is not None:
+            await consumer.stop()
+        if producer is not None:
+            await producer.stop()
+
+    async def __aenter__(self) -> DetectorWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def run(self, *, burst: bool = False) -> None:
+        """Process batches until `stop()`; with `burst`, until caught up with the topic."""
+        if self._consumer is None:
+            raise RuntimeError("DetectorWorker.run() before start()")
+        self._running = asyncio.current_task()
+        backoff = 0.5
+        try:
+            while not self._stopping.is_set():
+                try:
+                    done = await self._step(burst)
+                except KafkaError as exc:
+                    self.stats.errors += 1
+                    log.warning("batch failed (%s); retrying in %.1f s", exc, backoff)
+                    await self._rewind()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, MAX_BACKOFF_S)
+                    continue
+                backoff = 0.5
+                if done:
+                    return
+        finally:
+            self._running = None
+
+    async def _step(self, burst: bool) -> bool:
+        consumer = self._consumer
+        if consumer is None:
+            return True
+        batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
+        if not batch:
+            assigned = list(consumer.assignment())
+            return burst and bool(assigned) and await kafka.caught_up(consumer, assigned)
+        records = [
+            InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
+            for tp in sorted(batch, key=lambda t: t.partition)
+            for r in batch[tp]
+        ]
+        result = self.pipeline.process(records, now=self.clock())
+        await self._publish(result)
+        self.pipeline.adopt(result)
+        await consumer.commit(
+            {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in batch.items()}
+        )
+        self._count(result)
+        return False
+
+    async def _publish(self, result: BatchResult) -> None:
+        producer = self._producer
+        if producer is None:
+            raise RuntimeError("worker stopped")
+        futures: list[asyncio.Future[Any]] = []
+        for dead in result.dead_letters:
+            rec = dead.record
+            headers = [
+                ("siaga-reason", dead.reason.encode()),
+                ("siaga-source", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
+            ]
+            futures.append(
+                await producer.send(
+                    self.settings.dlq_topic, rec.value, key=rec.key, headers=headers
+                )
+            )
+            log.info("dead-lettered %s/%s/%s: %s", rec.topic, rec.partition, rec.offset,
+                     dead.reason)
+        for alert in result.alerts:
+            futures.append(
+                await producer.send(
+                    self.settings.alerts_topic,
+                    alert.model_dump_json().encode(),
+                    key=alert.region_id.encode(),
+                )
+            )
+            log.info("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
+                     alert.region_id)
+        if futures:
+            await asyncio.gather(*futures)
+
+    async def _rewind(self) -> None:
+        """Go back to the last committed offsets so an unacknowledged batch is read again."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            try:
+                committed = await consumer.committed(tp)
+            except KafkaError:
+                return  # the next successful fetch after a rejoin resets positions anyway
+            if committed is None:
+                await consumer.seek_to_beginning(tp)
+            else:
+                consumer.seek(tp, committed)
+
+    async def _restore(self) -> None:
+        self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
+
+    def _count(self, result: BatchResult) -> None:
+        self.stats.readings += len(result.readings)
+        self.stats.dead_lettered += len(result.dead_letters)
+        self.stats.suspect += len(result.suspect)
+        self.stats.alerts += len(result.alerts)
+        self.stats.batches += 1
+        self.stats.last_commit_monotonic = time.monotonic()
+
+
