@@ -74,7 +74,7 @@ class ReadingBatchIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    readings: list[dict[str, Any]] = Field(
+    readings: list[Any] = Field(
         description="One or more readings; each is accepted or rejected on its own",
         min_length=1,
     )

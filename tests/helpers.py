@@ -1,0 +1,120 @@
+"""A real siaga instance inside a test: detector worker + uvicorn on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+
+from schemas import Network
+from service import kafka
+from service.api import create_app
+from service.api.runtime import ReadyProbe
+from service.broker import free_port
+from service.runner import _EmbeddedServer
+from service.settings import Settings
+from service.worker import DetectorWorker
+
+
+class Service:
+    def __init__(self, base_url: str, client: httpx.AsyncClient,
+                 worker: DetectorWorker | None) -> None:
+        self.base_url = base_url
+        self.client = client
+        self.worker = worker
+
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            response = await self.client.get("/readyz")
+            if response.status_code == 200:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"service not ready: {response.text}")
+            await asyncio.sleep(0.1)
+
+    async def wait_for_alerts(self, count: int, timeout_s: float = 10.0,
+                              **params: Any) -> list[dict[str, Any]]:
+        """Poll `GET /v1/alerts` until `count` alerts match (most recent first)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while True:
+            response = await self.client.get("/v1/alerts", params={"limit": 10_000, **params})
+            response.raise_for_status()
+            alerts: list[dict[str, Any]] = response.json()["alerts"]
+            if len(alerts) >= count:
+                return alerts
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"wanted {count} alerts, have {len(alerts)}: {alerts}")
+            await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_service(
+    settings: Settings, network: Network, *, with_worker: bool = True
+) -> AsyncIterator[Service]:
+    await kafka.ensure_topics(settings)
+    worker = DetectorWorker(settings, network) if with_worker else None
+    tasks: list[asyncio.Task[None]] = []
+    if worker is not None:
+        await worker.start()
+        tasks.append(asyncio.create_task(worker.run()))
+    port = free_port()
+    probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
+    app = create_app(settings, network, probes=probes)
+    server = _EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                            log_level="warning", lifespan="on"))
+    tasks.append(asyncio.create_task(server.serve()))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10.0) as client:
+            while not server.started:
+                if tasks[-1].done():
+                    tasks[-1].result()
+                await asyncio.sleep(0.02)
+            service = Service(base, client, worker)
+            await service.wait_ready()
+            yield service
+    finally:
+        server.should_exit = True
+        if worker is not None:
+            await worker.stop()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+
+
+def level_reading(station_id: str, at: datetime, value: float, unit: str = "cm"
+                  ) -> dict[str, Any]:
+    return {"station_id": station_id, "observed_at": at.isoformat(), "kind": "water_level",
+            "value": value, "unit": unit}
+
+
+def series(station_id: str, start: datetime, values: list[float],
+           step: timedelta = timedelta(minutes=10)) -> list[dict[str, Any]]:
+    return [level_reading(station_id, start + i * step, v) for i, v in enumerate(values)]
+
+
+def sse_events(text: str) -> list[dict[str, str]]:
+    """Parse complete SSE events (comments skipped) from a chunk of stream text."""
+    events = []
+    for block in text.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            if not line or line.startswith(":"):
+                continue
+            name, _, value = line.partition(": ")
+            fields[name] = value
+        if "data" in fields:
+            events.append(fields)
+    return events
+
+
+def decode(event: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(event["data"])
+    return data

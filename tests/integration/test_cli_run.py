@@ -1,0 +1,72 @@
+"""`siaga run` as a user runs it: a subprocess with the embedded broker, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from service.broker import free_port
+from tests.helpers import series
+
+
+def _wait_ready(base: str, process: subprocess.Popen[str], timeout_s: float = 40.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"siaga run exited early with {process.returncode}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError("siaga run did not become ready")
+
+
+def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    env.update({"SIAGA_HTTP_PORT": str(port), "SIAGA_KAFKA_SESSION_TIMEOUT_MS": "6000"})
+    log_path = tmp_path / "siaga.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run"], env=env, stdout=log,
+            stderr=subprocess.STDOUT, text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        start = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+        response = httpx.post(f"{base}/v1/readings", json={
+            "readings": series("katulampa", start, [60, 90, 160, 210, 120])}, timeout=10)
+        assert response.status_code == 200, response.text
+        alerts: list[dict[str, object]] = []
+        deadline = time.monotonic() + 10
+        while len(alerts) < 4 and time.monotonic() < deadline:
+            alerts = httpx.get(f"{base}/v1/alerts", params={"region_id": "kota-bogor"}).json()[
+                "alerts"]
+            time.sleep(0.1)
+        assert [a["level"] for a in reversed(alerts)] == [3, 2, 1, 3]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    output = log_path.read_text()
+    assert code == 0, output
+    match = re.search(r"embedded broker pid (\d+) listening", output)
+    assert match, output
+    broker_pid = int(match.group(1))
+    assert f"embedded broker pid {broker_pid} stopped" in output
+    try:
+        os.kill(broker_pid, 0)
+    except ProcessLookupError:
+        pass
+    else:
+        raise AssertionError(f"embedded broker pid {broker_pid} still runs")

@@ -1,0 +1,143 @@
+"""Readings in over HTTP → Kafka → detector worker → alerts out over HTTP and SSE.
+
+Everything here is real: the embedded broker, the worker's consumer group,
+uvicorn on a loopback port, httpx as the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+from schemas import Network
+from service.settings import Settings
+from tests.helpers import decode, level_reading, running_service, series, sse_events
+
+
+def _recent(hours: float = 3.0) -> datetime:
+    return (datetime.now(UTC) - timedelta(hours=hours)).replace(microsecond=0)
+
+
+async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalation(
+    settings: Settings, network: Network
+) -> None:
+    start = _recent()
+    async with running_service(settings, network) as svc:
+        latencies = []
+        expected = [(60, None), (90, 3), (160, 2), (210, 1), (120, 3)]
+        seen = 0
+        for i, (value, level) in enumerate(expected):
+            reading = level_reading("katulampa", start + timedelta(minutes=10 * i), value)
+            posted = time.monotonic()
+            response = await svc.client.post("/v1/readings", json={"readings": [reading]})
+            assert response.status_code == 200, response.text
+            assert response.json()["accepted"] == 1
+            if level is None:
+                continue
+            seen += 1
+            alerts = await svc.wait_for_alerts(seen, timeout_s=2.0, region_id="kota-bogor")
+            latencies.append(time.monotonic() - posted)
+            assert alerts[0]["level"] == level
+            assert alerts[0]["value"] == value
+        alerts = list(reversed(await svc.wait_for_alerts(4, region_id="kota-bogor")))
+        assert [a["level"] for a in alerts] == [3, 2, 1, 3]
+        assert [a["previous_level"] for a in alerts] == [4, 3, 2, 1]
+        assert [a["msg_type"] for a in alerts] == ["alert", "update", "update", "update"]
+        for earlier, later in zip(alerts, alerts[1:], strict=False):
+            assert later["references"] == [earlier["id"]]
+        assert all(a["kind"] == "observed" and a["certainty"] == "observed" for a in alerts)
+        assert all(a["station_id"] == "katulampa" and a["basin"] == "ciliwung" for a in alerts)
+        assert alerts[2]["headline"]["id"].startswith("Siaga 1 (Awas) di Bendung Katulampa")
+        assert "Danger" in alerts[2]["instruction"]["en"]
+        assert max(latencies) < 2.0
+
+        one = await svc.client.get(f"/v1/alerts/{alerts[2]['id']}")
+        assert one.status_code == 200 and one.json() == alerts[2]
+        assert (await svc.client.get("/v1/alerts/no-such-alert")).status_code == 404
+
+        status = (await svc.client.get("/v1/status")).json()
+        katulampa = next(s for s in status["stations"] if s["station_id"] == "katulampa")
+        assert katulampa["last_value"] == 120.0
+        assert katulampa["level"] == 3
+        assert datetime.fromisoformat(katulampa["last_observed_at"]) == start + timedelta(
+            minutes=40
+        )
+        assert status["counts"]["readings_accepted_here"] == 5
+        assert status["counts"]["alerts_emitted"] == 4
+        assert status["broker_reachable"] is True
+
+
+async def test_return_to_normal_cancels_the_episode(settings: Settings, network: Network) -> None:
+    readings = series("depok", _recent(), [150, 280, 190])
+    async with running_service(settings, network) as svc:
+        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        assert response.status_code == 200
+        alerts = list(reversed(await svc.wait_for_alerts(2, station_id="depok")))
+        assert [(a["level"], a["msg_type"]) for a in alerts] == [(2, "alert"), (4, "cancel")]
+        assert alerts[1]["references"] == [alerts[0]["id"]]
+        assert alerts[1]["region_id"] == "kota-depok"
+
+
+async def test_sse_stream_delivers_alerts_of_its_region_only(
+    settings: Settings, network: Network
+) -> None:
+    start = _recent()
+    async with running_service(settings, network) as svc:
+        received: list[dict[str, str]] = []
+
+        async def listen() -> None:
+            async with svc.client.stream(
+                "GET", "/v1/regions/dki-jakarta/alerts/stream"
+            ) as response:
+                assert response.status_code == 200
+                assert response.headers["content-type"].startswith("text/event-stream")
+                buffer = ""
+                async for chunk in response.aiter_text():
+                    buffer += chunk
+                    received[:] = sse_events(buffer)
+                    if len(received) >= 2:
+                        return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.3)  # let the stream subscribe before the alerts exist
+        readings = [
+            level_reading("katulampa", start, 170),  # Kota Bogor: not for this stream
+            level_reading("manggarai", start, 760),
+            level_reading("manggarai", start + timedelta(minutes=15), 955),
+        ]
+        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        assert response.status_code == 200
+        await asyncio.wait_for(listener, 10)
+        alerts = [decode(e) for e in received]
+        assert [(a["station_id"], a["level"]) for a in alerts] == [
+            ("manggarai", 3), ("manggarai", 1)
+        ]
+        assert [e["id"] for e in received] == [a["id"] for a in alerts]
+        assert all(e["event"] == "alert" for e in received)
+
+
+async def test_sse_sends_heartbeats_and_resumes_after_last_event_id(
+    settings: Settings, network: Network
+) -> None:
+    readings = series("krukut-hulu", _recent(), [100, 160, 260, 310])
+    async with running_service(settings, network) as svc:
+        await svc.client.post("/v1/readings", json={"readings": readings})
+        alerts = list(reversed(await svc.wait_for_alerts(3, station_id="krukut-hulu")))
+        text = ""
+        async with svc.client.stream(
+            "GET", "/v1/regions/dki-jakarta/alerts/stream",
+            headers={"Last-Event-ID": alerts[0]["id"]},
+        ) as response:
+            async for chunk in response.aiter_text():
+                text += chunk
+                if ": heartbeat" in text:
+                    break
+        missed = [decode(e)["id"] for e in sse_events(text)]
+        assert missed == [alerts[1]["id"], alerts[2]["id"]]
+
+
+async def test_unknown_region_stream_is_404(settings: Settings, network: Network) -> None:
+    async with running_service(settings, network, with_worker=False) as svc:
+        response = await svc.client.get("/v1/regions/atlantis/alerts/stream")
+        assert response.status_code == 404
