@@ -83,9 +83,9 @@ def build_level_alert(
         basin=station.basin,
         river=station.river,
         region_id=region_id,
-        level=change.level,  # type: ignore[arg-type]
+        level=change.level,
         level_name=level_name,
-        previous_level=previous.level,  # type: ignore[arg-type]
+        previous_level=previous.level,
         kind="observed",
         observed_at=change.observed_at,
         issued_at=issued_at,

@@ -38,7 +38,8 @@ def grade_levels(
         crossed = column > bounds
     else:
         raise ValueError(f"unknown boundary rule {rule!r}")
-    return (4 - crossed.sum(axis=1)).astype(np.int8)
+    levels: npt.NDArray[np.int8] = (4 - crossed.sum(axis=1)).astype(np.int8)
+    return levels
 
 
 def grade_level(

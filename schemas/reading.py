@@ -66,7 +66,7 @@ class ReadingIn(BaseModel):
 class Reading(ReadingIn):
     """A reading in canonical units (cm or mm), as written to `siaga.readings` by ingest."""
 
-    unit: Literal["cm", "mm"]  # type: ignore[assignment]
+    unit: Literal["cm", "mm"]
 
 
 class ReadingBatchIn(BaseModel):

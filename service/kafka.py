@@ -95,7 +95,8 @@ async def partitions_of(client: AIOKafkaConsumer, topic: str, timeout_s: float =
             return [TopicPartition(topic, p) for p in sorted(parts)]
         if asyncio.get_running_loop().time() > deadline:
             raise KafkaError(f"no partitions known for topic {topic}")
-        await client._client.force_metadata_update()  # noqa: SLF001 - aiokafka has no public call
+        # aiokafka has no public call to refresh metadata for topics not subscribed
+        await client._client.force_metadata_update()
         await asyncio.sleep(0.1)
 
 

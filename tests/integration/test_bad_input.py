@@ -28,7 +28,7 @@ def _item(**overrides: Any) -> dict[str, Any]:
 async def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_go_through(
     settings: Settings, network: Network
 ) -> None:
-    items = [
+    items: list[Any] = [
         _item(),                                                    # 0 fine
         _item(station_id="atlantis"),                               # 1 unknown station
         _item(observed_at="2026-01-01T10:00:00"),                   # 2 no zone offset

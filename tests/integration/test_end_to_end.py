@@ -7,6 +7,7 @@ uvicorn on a loopback port, httpx as the client.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -44,7 +45,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         assert [a["level"] for a in alerts] == [3, 2, 1, 3]
         assert [a["previous_level"] for a in alerts] == [4, 3, 2, 1]
         assert [a["msg_type"] for a in alerts] == ["alert", "update", "update", "update"]
-        for earlier, later in zip(alerts, alerts[1:], strict=False):
+        for earlier, later in itertools.pairwise(alerts):
             assert later["references"] == [earlier["id"]]
         assert all(a["kind"] == "observed" and a["certainty"] == "observed" for a in alerts)
         assert all(a["station_id"] == "katulampa" and a["basin"] == "ciliwung" for a in alerts)
