@@ -23,6 +23,7 @@ test: lint
 
 bench: $(BIN)/siaga
 	$(BIN)/python bench/bench_pipeline.py
+	$(BIN)/python bench/bench_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,22 +51,14 @@ class ReadingIn(BaseModel):
 
     def normalized(self) -> Reading:
         """The reading in canonical units: water level in cm, rainfall in mm."""
-        value = self.value * 100.0 if self.unit == "m" else self.value
-        unit: Literal["cm", "mm"] = "mm" if self.kind == "rainfall" else "cm"
-        return Reading(
-            station_id=self.station_id,
-            observed_at=self.observed_at,
-            kind=self.kind,
-            value=value,
-            unit=unit,
-            interval_s=self.interval_s,
-        )
+        if self.unit == "m":
+            return self.model_copy(update={"value": self.value * 100.0, "unit": "cm"})
+        return self
 
 
-class Reading(ReadingIn):
-    """A reading in canonical units (cm or mm), as written to `siaga.readings` by ingest."""
-
-    unit: Literal["cm", "mm"]
+# A reading in canonical units (cm or mm), as ingest writes it to `siaga.readings`
+# and the detectors take it: a `ReadingIn` that has been through `normalized()`.
+Reading = ReadingIn
 
 
 class ReadingBatchIn(BaseModel):

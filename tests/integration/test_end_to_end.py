@@ -56,6 +56,13 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         one = await svc.client.get(f"/v1/alerts/{alerts[2]['id']}")
         assert one.status_code == 200 and one.json() == alerts[2]
         assert (await svc.client.get("/v1/alerts/no-such-alert")).status_code == 404
+        page = await svc.client.get("/v1/alerts", params={"limit": 2, "station_id": "katulampa"})
+        assert [a["level"] for a in page.json()["alerts"]] == [3, 1]
+        older = await svc.client.get("/v1/alerts", params={
+            "limit": 10_000, "station_id": "katulampa", "cursor": page.json()["next_cursor"]})
+        assert [a["level"] for a in older.json()["alerts"]] == [2, 3]
+        assert older.json()["next_cursor"] is None
+        assert (await svc.client.get("/v1/alerts", params={"limit": 10_001})).status_code == 422
 
         status = (await svc.client.get("/v1/status")).json()
         katulampa = next(s for s in status["stations"] if s["station_id"] == "katulampa")
