@@ -1,34 +1,47 @@
-"""Pure detectors: readings in, level changes and alerts out.
+"""Pure detectors: readings in, quality flags and events out, events into alerts.
 
-In: validated readings (`schemas.Reading`), the station network, the
-previous per-station state, and the batch's `issued_at`.
-Out: quality verdicts, Siaga levels (4..1), level changes, and `schemas.Alert`
-objects with deterministic ids, plus the new state.
+In: batches of readings as arrays (station index, event time in epoch
+seconds, value, accumulation interval), a `StationTable` of per-station
+parameters built from the network, and the per-station state.
+Out: a quality flag per reading, and `DetectorEvent`s — level changes with
+hysteresis (`observed`), projected crossings (`rising`), BMKG rainfall
+categories (`rainfall`), sensor faults and staleness (`sensor`) — which
+`build_alert` turns into `schemas.Alert`s with deterministic ids.
 
 Deliberately no I/O, no clock, no Kafka, no FastAPI: the same readings in the
-same order always give the same alerts, so replaying history is a test.
-Grading is vectorised with numpy across the whole batch of stations;
-per-station ordering logic stays in plain Python where a loop is the clearest.
+same order always give the same events, so replaying history is a test.
+The engine works on whole batches of stations at once with numpy.
 """
 
-from detectors.alerts import alert_id, build_level_alert
-from detectors.levels import LevelChange, StationLevel, track_levels
+from detectors.alerts import alert_id, build_alert, local_time
+from detectors.config import DetectorSettings, StationTable
+from detectors.engine import BatchVerdict, DetectorEngine
+from detectors.events import FAULTS, QUALITY, DetectorEvent
 from detectors.quality import QualityVerdict, check_quality
 from detectors.staleness import expected_interval_s, is_stale
-from detectors.threshold import BoundaryRule, grade_level, grade_levels
+from detectors.state import export_station, import_station, state_bytes_per_station
+from detectors.threshold import BoundaryRule, grade_level, grade_levels, hysteresis_step
 
 __all__ = [
+    "FAULTS",
+    "QUALITY",
+    "BatchVerdict",
     "BoundaryRule",
-    "LevelChange",
+    "DetectorEngine",
+    "DetectorEvent",
+    "DetectorSettings",
     "QualityVerdict",
-    "StationLevel",
+    "StationTable",
     "alert_id",
-    "build_level_alert",
+    "build_alert",
     "check_quality",
     "expected_interval_s",
+    "export_station",
     "grade_level",
     "grade_levels",
+    "hysteresis_step",
+    "import_station",
     "is_stale",
-    "track_levels",
+    "local_time",
+    "state_bytes_per_station",
 ]
-

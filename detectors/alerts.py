@@ -1,21 +1,20 @@
-"""Turn a level change into the alert a region receives.
+"""Turn detector events into the alerts a region receives.
 
-Alert ids are a hash of the alert's content (station, receiving region,
-kind, level, event time), never of wall time or a counter, so reprocessing
+Alert ids are a hash of the alert's content (station, receiving region, kind,
+what it says, event time), never of wall time or a counter, so reprocessing
 the same readings after a crash or a replay re-emits the same ids.
 
-The episode lifecycle: leaving Normal opens an episode with an `alert`;
-every later change is an `update` that references the alert before it;
-returning to Normal is a `cancel` (all clear) referencing the last one.
+Episodes, per station and kind: the first alert is `alert`, later changes
+are `update` referencing the one before, the end is `cancel` (all clear).
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
-from detectors.levels import LevelChange
-from schemas import LEVEL_NAMES, Alert, LocalizedText, MsgType, Station
+from detectors.events import DetectorEvent
+from schemas import LEVEL_NAMES, Alert, Certainty, LocalizedText, Region, Station
 
 _INSTRUCTIONS: dict[int, LocalizedText] = {
     4: LocalizedText(
@@ -35,63 +34,140 @@ _INSTRUCTIONS: dict[int, LocalizedText] = {
         en="Danger: evacuate riverbank residents to safety now.",
     ),
 }
+_SENSOR_INSTRUCTION = LocalizedText(
+    id="Periksa pos duga air; jangan andalkan pembacaan ini sampai dipastikan.",
+    en="Check the gauge; do not rely on its readings until confirmed.",
+)
+_FAULT_TEXT: dict[str, tuple[str, str]] = {
+    "sentinel": ("nilai kode galat", "an error-code value"),
+    "out_of_range": ("nilai di luar jangkauan alat", "a value outside the gauge's range"),
+    "zero": ("nilai nol yang mustahil", "an impossible zero"),
+    "spike": ("lonjakan mendadak", "a sudden jump"),
+    "flatline": ("nilai yang tidak berubah terlalu lama", "a value stuck for too long"),
+    "stale": ("tidak ada laporan", "no reports"),
+}
+_RAIN_TEXT: dict[str, tuple[str, str]] = {
+    "heavy": ("hujan lebat", "heavy rain"),
+    "very_heavy": ("hujan sangat lebat", "very heavy rain"),
+    "extreme": ("hujan ekstrem", "extreme rain"),
+}
 
 
-def alert_id(station_id: str, region_id: str, kind: str, level: int, observed_at: datetime) -> str:
+def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
+             observed_at: datetime) -> str:
     """Deterministic id: the same evidence always gives the same id."""
     at = observed_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
     digest = hashlib.sha256(
-        f"{station_id}|{region_id}|{kind}|{level}|{at}".encode()
+        f"{station_id}|{region_id}|{kind}|{discriminator}|{at}".encode()
     ).hexdigest()
-    return f"{station_id}-{at}-{kind}-{level}-{digest[:12]}"
+    return f"{station_id}-{at}-{kind}-{discriminator}-{digest[:12]}"
 
 
-def build_level_alert(
-    change: LevelChange, station: Station, region_id: str, issued_at: datetime
-) -> Alert:
-    """The `observed` alert for a gauge's own region when its level changes."""
-    previous = change.previous
-    references: list[str] = []
-    msg_type: MsgType = "alert"
-    if previous.level != 4 and previous.changed_at is not None:
-        references = [
-            alert_id(station.id, region_id, "observed", previous.level, previous.changed_at)
-        ]
-        msg_type = "cancel" if change.level == 4 else "update"
-    level_name = LEVEL_NAMES[change.level]
-    value = f"{change.value_cm:g} cm"
-    if change.level == 4:
-        headline = LocalizedText(
-            id=f"{station.name} kembali Normal (Siaga 4): {value}",
-            en=f"{station.name} back to Normal (level 4): {value}",
-        )
-    else:
-        trend_id = "naik" if change.level < previous.level else "turun"
-        trend_en = "up" if change.level < previous.level else "down"
-        headline = LocalizedText(
-            id=f"Siaga {change.level} ({level_name}) di {station.name}: {value}, {trend_id} "
-            f"dari Siaga {previous.level}",
-            en=f"Level {change.level} ({level_name}) at {station.name}: {value}, {trend_en} "
-            f"from level {previous.level}",
-        )
+def local_time(epoch_s: float, region: Region) -> datetime:
+    zone = timezone(timedelta(hours=region.utc_offset_h))
+    return datetime.fromtimestamp(epoch_s, tz=zone)
+
+
+def build_alert(event: DetectorEvent, station: Station, region: Region,
+                issued_at: datetime) -> Alert:
+    """The alert for `region` about `event` at `station`."""
+    at = local_time(event.t, region)
+    references = []
+    if event.ref_discriminator is not None and event.ref_t is not None:
+        references = [alert_id(station.id, region.id, event.kind, event.ref_discriminator,
+                               local_time(event.ref_t, region))]
+    headline, instruction, note = _texts(event, station, region)
+    unit = "mm" if event.kind == "rainfall" else "cm"
+    certainty: Certainty = "likely" if event.kind == "rising" else "observed"
     return Alert(
-        id=alert_id(station.id, region_id, "observed", change.level, change.observed_at),
-        msg_type=msg_type,
+        id=alert_id(station.id, region.id, event.kind, event.discriminator, at),
+        msg_type=event.msg_type,
         references=references,
         station_id=station.id,
         station_name=station.name,
         basin=station.basin,
         river=station.river,
-        region_id=region_id,
-        level=change.level,
-        level_name=level_name,
-        previous_level=previous.level,
-        kind="observed",
-        observed_at=change.observed_at,
+        region_id=region.id,
+        level=event.level,
+        level_name=LEVEL_NAMES[event.level],
+        previous_level=event.previous_level,
+        kind=event.kind,
+        observed_at=at,
         issued_at=issued_at,
-        value=change.value_cm,
-        unit="cm",
-        certainty="observed",
+        value=event.value,
+        unit=unit if event.value is not None else None,
+        certainty=certainty,
+        eta_to=local_time(event.eta_t, region) if event.eta_t is not None else None,
         headline=headline,
-        instruction=_INSTRUCTIONS[change.level],
+        instruction=instruction,
+        note=note,
+        rate_cm_per_h=event.rate_cm_per_h,
+        rain_window_h=event.rain_window_h,
+        rain_category=event.rain_category,
+        fault=event.fault,
     )
+
+
+def _texts(event: DetectorEvent, station: Station, region: Region
+           ) -> tuple[LocalizedText, LocalizedText, LocalizedText | None]:
+    name = station.name
+    unit = "mm" if event.kind == "rainfall" else "cm"
+    value = "" if event.value is None else f"{event.value:g} {unit}"
+    note = None
+    if event.kind == "observed":
+        headline = _level_headline(event, name, value)
+        if event.late_confirmed_t is not None:
+            hhmm = local_time(event.late_confirmed_t, region).strftime("%H:%M")
+            note = LocalizedText(
+                id=f"Dinaikkan terlambat satu pembacaan: lonjakan ini dipastikan oleh "
+                   f"pembacaan pukul {hhmm}.",
+                en=f"Raised one reading late: this jump was confirmed by the {hhmm} reading.")
+        return headline, _INSTRUCTIONS[event.level], note
+    if event.kind == "rising":
+        if event.msg_type == "cancel":
+            return (LocalizedText(id=f"Kenaikan di {name} melambat: {value}",
+                                  en=f"Rise at {name} has slowed: {value}"),
+                    _INSTRUCTIONS[event.previous_level or 4], None)
+        minutes = 0 if event.eta_t is None else max(0, round((event.eta_t - event.t) / 60))
+        rate = f"{event.rate_cm_per_h or 0:.0f} cm/jam"
+        return (LocalizedText(
+            id=f"{name} naik {rate}: Siaga {event.level} ({LEVEL_NAMES[event.level]}) "
+               f"dalam ±{minutes} menit ({value})",
+            en=f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
+               f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"),
+            _INSTRUCTIONS[event.level], None)
+    if event.kind == "rainfall":
+        window = f"{event.rain_window_h:g}"
+        if event.msg_type == "cancel":
+            return (LocalizedText(id=f"Hujan di {name} mereda ({value} dalam {window} jam)",
+                                  en=f"Rain at {name} has eased ({value} in {window} h)"),
+                    _INSTRUCTIONS[4], None)
+        ind, eng = _RAIN_TEXT.get(event.rain_category or "", ("hujan", "rain"))
+        return (LocalizedText(id=f"{ind.capitalize()} di {name}: {value} dalam {window} jam",
+                              en=f"{eng.capitalize()} at {name}: {value} in {window} h"),
+                _INSTRUCTIONS[event.level], None)
+    ind, eng = _FAULT_TEXT.get(event.fault or "", ("gangguan", "a fault"))
+    if event.msg_type == "cancel":
+        why_id = " (pembacaan tadi hanya gangguan sesaat)" if event.glitch else ""
+        why_en = " (the suspect reading was a glitch)" if event.glitch else ""
+        return (LocalizedText(id=f"Pos {name} kembali normal{why_id}: {value}",
+                              en=f"Gauge {name} reads normally again{why_en}: {value}"),
+                LocalizedText(id="Pembacaan kembali dapat diandalkan.",
+                              en="Readings can be relied on again."), None)
+    return (LocalizedText(id=f"Gangguan sensor di {name}: {ind}",
+                          en=f"Sensor fault at {name}: {eng}"),
+            _SENSOR_INSTRUCTION, None)
+
+
+def _level_headline(event: DetectorEvent, name: str, value: str) -> LocalizedText:
+    if event.level == 4:
+        return LocalizedText(id=f"{name} kembali Normal (Siaga 4): {value}",
+                             en=f"{name} back to Normal (level 4): {value}")
+    previous = event.previous_level or 4
+    up = event.level < previous
+    level_name = LEVEL_NAMES[event.level]
+    return LocalizedText(
+        id=f"Siaga {event.level} ({level_name}) di {name}: {value}, "
+           f"{'naik' if up else 'turun'} dari Siaga {previous}",
+        en=f"Level {event.level} ({level_name}) at {name}: {value}, "
+           f"{'up' if up else 'down'} from level {previous}")

@@ -1,9 +1,10 @@
-"""First-line quality checks on water levels, vectorised over a batch.
+"""Quality checks on water levels, vectorised over one reading per station.
 
-A reading that fails is *suspect*: it is kept (history matters) but must not
-raise or clear a Siaga level on its own. The real faults seen on DKI gauges
-are −9999 sentinels and values far outside what the gauge can show (Karet read
-1,627–1,828 cm for hours while the river stood near 500 cm).
+A reading that fails is *suspect*: it is kept (history matters) but never
+raises or clears a Siaga level on its own. Faults seen on the real DKI gauges:
+−9999 sentinels, zeros from dead sensors, values far outside what the gauge
+can show (Karet read 1,627–1,828 cm for hours while the river stood near
+500 cm), one-reading spikes, and sensors stuck on one value.
 """
 
 from __future__ import annotations
@@ -13,34 +14,78 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from detectors.events import FAULT_CODES
+
 SENTINELS = (-9999.0, 9999.0, -999.0)
+
+F64 = npt.NDArray[np.float64]
+I8 = npt.NDArray[np.int8]
+B = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
 class QualityVerdict:
     """Per reading: `ok[i]` is True for a usable value, else `reasons[i]` says why."""
 
-    ok: npt.NDArray[np.bool_]
+    ok: B
     reasons: list[str | None]
 
 
-def check_quality(
-    values: npt.NDArray[np.float64],
-    range_min: npt.NDArray[np.float64],
-    range_max: npt.NDArray[np.float64],
-) -> QualityVerdict:
-    """Flag sentinels and values outside each station's physical range."""
+def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B) -> I8:
+    """Fault code per reading for sentinel, out-of-range and impossible-zero values."""
+    code = np.zeros(len(values), dtype=np.int8)
+    code[np.isin(values, SENTINELS)] = FAULT_CODES["sentinel"]
+    free = code == 0
+    code[free & ((values < range_min) | (values > range_max))] = FAULT_CODES["out_of_range"]
+    free = code == 0
+    code[free & (values == 0.0) & ~zero_possible] = FAULT_CODES["zero"]
+    return code
+
+
+def check_quality(values: F64, range_min: F64, range_max: F64) -> QualityVerdict:
+    """Sentinels and values outside each station's physical range, with reasons."""
     values = np.asarray(values, dtype=np.float64)
-    sentinel = np.isin(values, SENTINELS)
-    below = values < range_min
-    above = values > range_max
-    ok = ~(sentinel | below | above)
+    code = basic_faults(values, range_min, range_max, np.ones(len(values), dtype=np.bool_))
     reasons: list[str | None] = [None] * len(values)
-    for i in np.flatnonzero(~ok):
-        if sentinel[i]:
+    for i in np.flatnonzero(code):
+        if code[i] == FAULT_CODES["sentinel"]:
             reasons[i] = f"sentinel value {values[i]:g}"
-        elif below[i]:
+        elif values[i] < range_min[i]:
             reasons[i] = f"{values[i]:g} below the gauge's range (min {range_min[i]:g})"
         else:
             reasons[i] = f"{values[i]:g} above the gauge's range (max {range_max[i]:g})"
-    return QualityVerdict(ok=ok, reasons=reasons)
+    return QualityVerdict(ok=code == 0, reasons=reasons)
+
+
+def resolve_pending_spike(t: F64, values: F64, old_v: F64, pending_t: F64, pending_v: F64,
+                          max_rate_per_s: F64, judged: B) -> tuple[B, B]:
+    """(glitch, confirmed) for stations with a spike awaiting this reading.
+
+    The next clean reading decides. Nearer the course before the jump: the
+    jump was a glitch. Nearer the jump and a plausible step from it: the jump
+    was real and is graded now, late by one reading. Neither (another wild
+    jump): the first one is dropped as a glitch and this one judged on its own.
+    """
+    has_pending = judged & ~np.isnan(pending_v)
+    back_on_old_course = np.abs(values - old_v) <= np.abs(values - pending_v)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        step_from_jump = np.abs(values - pending_v) / (t - pending_t)
+    confirmed = has_pending & ~back_on_old_course & (step_from_jump <= max_rate_per_s)
+    return has_pending & ~confirmed, confirmed
+
+
+def is_spike(t: F64, values: F64, old_t: F64, old_v: F64, max_rate_per_s: F64) -> B:
+    """A jump from the last valid reading faster than the station's plausible rate."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.abs(values - old_v) / (t - old_t)
+    return ~np.isnan(old_t) & (rate > max_rate_per_s)
+
+
+def flatline_step(
+    t: F64, values: F64, flat_t: F64, flat_v: F64, tolerance: float, period_s: F64
+) -> tuple[B, F64, F64]:
+    """(stuck, new run start, new run value): stuck once one value held longer than period."""
+    same = np.abs(values - flat_v) <= tolerance  # NaN (no run yet) compares False
+    new_t = np.where(same, flat_t, t)
+    new_v = np.where(same, flat_v, values)
+    return same & (t - flat_t > period_s), new_t, new_v

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
+import numpy.typing as npt
+
 _FRACTION_OF_NORMAL_INTERVAL = {4: 1.0, 3: 0.5, 2: 0.25, 1: 1.0 / 12.0}
 
 
@@ -26,3 +29,19 @@ def is_stale(
         return True
     silent_s = (reference - last_observed_at).total_seconds()
     return silent_s > expected_interval_s(normal_interval_s, level)
+
+
+def stale_deadlines(
+    last_t: npt.NDArray[np.float64],
+    levels: npt.NDArray[np.int8],
+    normal_interval_s: npt.NDArray[np.float64],
+    grace: float,
+) -> npt.NDArray[np.float64]:
+    """Event time at which each gauge becomes stale: its last reading plus grace × interval.
+
+    Deterministic, so a stale alert found late (on replay, or after a restart)
+    carries the same time, and the same id, as one found on time.
+    """
+    fraction = np.array([np.nan, 1.0 / 12.0, 0.25, 0.5, 1.0])[levels]
+    deadline: npt.NDArray[np.float64] = last_t + grace * normal_interval_s * fraction
+    return deadline

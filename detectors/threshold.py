@@ -51,3 +51,40 @@ def grade_level(
     if rule == "above":
         return 4 - sum(value_cm > b for b in bounds_cm)
     raise ValueError(f"unknown boundary rule {rule!r}")
+
+
+def hysteresis_step(
+    level: npt.NDArray[np.int8],
+    dwell_t: npt.NDArray[np.float64],
+    dwell_level: npt.NDArray[np.int8],
+    t: npt.NDArray[np.float64],
+    values_cm: npt.NDArray[np.float64],
+    bounds_cm: npt.NDArray[np.float64],
+    deadband_cm: npt.NDArray[np.float64],
+    min_dwell_s: npt.NDArray[np.float64],
+    rule: BoundaryRule,
+) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+    """One valid reading per station: (new level, new dwell start, new dwell level).
+
+    Raise at once when a reading reaches a bound. Drop only after the level has
+    stayed below (bound − deadband) for `min_dwell_s`, to the most severe level
+    any reading of that dwell supported: Manggarai flapping 950 → 940 → 950 cm
+    stays one Siaga 1, and a single low reading clears nothing.
+    """
+    raw = grade_levels(values_cm, bounds_cm, rule)
+    supported = grade_levels(values_cm + deadband_cm, bounds_cm, rule)
+    raise_ = raw < level
+    below = ~raise_ & (supported > level)
+    starting = below & np.isnan(dwell_t)
+    dwell_t = np.where(starting, t, dwell_t)
+    dwell_level = np.where(
+        starting, supported, np.where(below, np.minimum(dwell_level, supported), dwell_level)
+    ).astype(np.int8)
+    drop = below & (t - dwell_t >= min_dwell_s)
+    new_level = np.where(raise_, raw, np.where(drop, dwell_level, level)).astype(np.int8)
+    reset = ~below | drop
+    return (
+        new_level,
+        np.where(reset, np.nan, dwell_t),
+        np.where(reset, np.int8(4), dwell_level).astype(np.int8),
+    )

@@ -54,3 +54,8 @@ class Alert(BaseModel):
     eta_to: AwareDatetime | None = None
     headline: LocalizedText
     instruction: LocalizedText
+    note: LocalizedText | None = Field(default=None, description="Why this alert is unusual")
+    rate_cm_per_h: float | None = Field(default=None, description="rising: least-squares rate")
+    rain_window_h: float | None = Field(default=None, description="rainfall: 1 or 24 h total")
+    rain_category: str | None = Field(default=None, description="rainfall: BMKG category")
+    fault: str | None = Field(default=None, description="sensor: which fault")

@@ -70,6 +70,9 @@ class Region(BaseModel):
     id: str = Field(pattern=STATION_ID_PATTERN)
     name: str = Field(min_length=1)
     geocode: str | None = Field(default=None, description="BPS/Kemendagri region code")
+    utc_offset_h: float = Field(
+        default=7.0, ge=-12, le=14, description="Local time of alerts: WIB 7, WITA 8, WIT 9"
+    )
 
 
 class Station(BaseModel):
@@ -89,6 +92,19 @@ class Station(BaseModel):
         default=3600, gt=0, description="Expected interval at Siaga 4 (Normal)"
     )
     location: Location | None = None
+    # Detector tuning; None = the service-wide default (settings)
+    deadband_cm: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    min_dwell_s: int | None = Field(default=None, ge=0)
+    max_rate_cm_per_h: float | None = Field(
+        default=None, gt=0, allow_inf_nan=False,
+        description="A faster jump is a suspect spike until the next reading confirms it",
+    )
+    flatline_s: int | None = Field(
+        default=None, gt=0, description="The same value for longer than this is a fault"
+    )
+    zero_possible: bool = Field(
+        default=True, description="False where an exact 0 can only be a dead sensor"
+    )
 
     @model_validator(mode="after")
     def _bounds_fit_kind(self) -> Station:

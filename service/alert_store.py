@@ -51,6 +51,7 @@ class AlertStore:
         self._subscribers: set[Subscription] = set()
         self.duplicates_dropped = 0
         self._latest_observed: dict[str, Alert] = {}
+        self._latest_sensor: dict[str, Alert] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -64,10 +65,11 @@ class AlertStore:
         self._next_seq += 1
         self._items.append(stored)
         self._by_id[alert.id] = stored
-        if alert.kind == "observed":
-            known = self._latest_observed.get(alert.station_id)
+        if alert.kind in ("observed", "sensor"):
+            latest = self._latest_observed if alert.kind == "observed" else self._latest_sensor
+            known = latest.get(alert.station_id)
             if known is None or known.observed_at <= alert.observed_at:
-                self._latest_observed[alert.station_id] = alert
+                latest[alert.station_id] = alert
         if len(self._items) > self.max_items:
             # trim in chunks so trimming stays O(1) amortised
             cut = len(self._items) - self.max_items + self.max_items // 10
@@ -148,6 +150,14 @@ class AlertStore:
     def latest_observed(self) -> dict[str, Alert]:
         """The newest `observed` alert per station (by event time)."""
         return dict(self._latest_observed)
+
+    def open_faults(self) -> dict[str, str]:
+        """Stations whose latest sensor alert has not been cancelled: the fault."""
+        return {
+            station: alert.fault or "unknown"
+            for station, alert in self._latest_sensor.items()
+            if alert.msg_type != "cancel"
+        }
 
     def _offer(self, sub: Subscription, stored: Stored) -> None:
         try:

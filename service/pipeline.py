@@ -1,14 +1,15 @@
 """The whole detector pipeline, assembled in one place so a reader sees where an alert goes.
 
-    record bytes ─▶ decode+validate ─▶ quality ─▶ grade+track ─▶ alert
-                         │                 │
+    record bytes ─▶ decode+validate ─▶ detect (quality → hysteresis → trend → rainfall)
+                         │                 │            └─▶ staleness by event time
                          ▼                 ▼
-                   dead letters        suspect readings (kept, never graded)
+                   dead letters     suspect readings (kept, never graded) + events ─▶ alerts
 
 `Pipeline.process` is pure given its inputs (records, `now`): no Kafka, no
 clock of its own. The worker feeds it batches from Kafka; tests feed it lists
-(`run_pipeline(readings) -> alerts`). State changes are returned, not applied,
-so the caller adopts them only after the outputs are acknowledged.
+(`run_pipeline(readings) -> alerts`). The detector state is updated in place;
+`rollback(result)` undoes a batch whose outputs could not be written, so it
+can be processed again from the same state.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from detectors import BoundaryRule, StationLevel
+from detectors import BatchVerdict, DetectorEngine, DetectorSettings, StationTable
 from schemas import Alert, Network, Reading
-from service.stages.alert import alerts_for_changes
-from service.stages.grade import grade_and_track
-from service.stages.quality import Suspect, split_by_quality
+from service.stages.alert import alerts_for_events
+from service.stages.detect import Suspect, detect
 from service.stages.validate import Rejection, decode_record
 
 
@@ -44,28 +44,35 @@ class DeadLetter:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RestoredLevel:
+    """A station's level as the alerts already issued say it is."""
+
+    level: int
+    observed_at: datetime
+    value: float
+
+
 @dataclass(slots=True)
 class BatchResult:
     readings: list[Reading] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     suspect: list[Suspect] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
-    state: dict[str, StationLevel] = field(default_factory=dict)
+    verdicts: list[BatchVerdict] = field(default_factory=list)
 
 
 class Pipeline:
-    """Holds per-station state between batches; `process` computes, `adopt` commits."""
-
     def __init__(
         self,
         network: Network,
-        boundary_rule: BoundaryRule = "at_or_above",
+        settings: DetectorSettings | None = None,
         max_future_skew: timedelta = timedelta(minutes=5),
     ) -> None:
         self.network = network
-        self.boundary_rule: BoundaryRule = boundary_rule
+        self.table = StationTable.from_network(network, settings or DetectorSettings())
+        self.engine = DetectorEngine(self.table)
         self.max_future_skew = max_future_skew
-        self.state: dict[str, StationLevel] = {}
 
     def process(self, records: Iterable[InputRecord], now: datetime | None) -> BatchResult:
         """Run one batch. `now` is the wall clock when live; `None` replays history, where
@@ -77,41 +84,75 @@ class Pipeline:
                 result.dead_letters.append(DeadLetter(record, checked.reason))
             else:
                 result.readings.append(checked)
-        usable, result.suspect = split_by_quality(result.readings, self.network)
-        changes, result.state = grade_and_track(
-            usable, self.network, self.boundary_rule, self.state
-        )
-        result.alerts = alerts_for_changes(changes, self.network, issued_at=now)
+        if result.readings:
+            verdict, result.suspect = detect(result.readings, self.table, self.engine)
+            result.verdicts.append(verdict)
+            # staleness by event time: the newest reading seen across the network
+            result.verdicts.append(self.engine.check_stale(self.engine.watermark))
+        events = [e for v in result.verdicts for e in v.events]
+        result.alerts = alerts_for_events(events, self.network, self.table, issued_at=now)
         return result
 
-    def adopt(self, result: BatchResult) -> None:
-        """Make the batch's state current; call once its outputs are acknowledged."""
-        self.state.update(result.state)
+    def tick(self, now: datetime) -> BatchResult:
+        """Staleness by the wall clock, for a worker that is caught up and idle."""
+        verdict = self.engine.check_stale(now.timestamp())
+        return BatchResult(
+            alerts=alerts_for_events(verdict.events, self.network, self.table, issued_at=now),
+            verdicts=[verdict],
+        )
 
-    def restore(self, levels: Mapping[str, StationLevel]) -> None:
-        self.state = dict(levels)
+    def adopt(self, result: BatchResult) -> None:
+        """The batch's outputs are written: its state changes stand."""
+        result.verdicts.clear()
+
+    def rollback(self, result: BatchResult) -> None:
+        """The batch's outputs were not written: undo its state changes."""
+        for verdict in reversed(result.verdicts):
+            self.engine.rollback(verdict)
+        result.verdicts.clear()
+
+    def restore(self, levels: Mapping[str, RestoredLevel]) -> None:
+        """Take over the levels the issued alerts show, e.g. after a restart."""
+        state = self.engine.state
+        for station_id, restored in levels.items():
+            i = self.table.index.get(station_id)
+            if i is None:
+                continue
+            t = restored.observed_at.timestamp()
+            state["level"][i] = restored.level
+            state["level_t"][i] = t
+            state["level_value"][i] = restored.value
+            if not state["last_t"][i] >= t:
+                state["last_t"][i] = t
+                state["valid_t"][i] = t
+                state["valid_v"][i] = restored.value
+
+    def level_of(self, station_id: str) -> int:
+        return int(self.engine.state["level"][self.table.index[station_id]])
 
 
 def build_pipeline(
     network: Network,
-    boundary_rule: BoundaryRule = "at_or_above",
+    settings: DetectorSettings | None = None,
     max_future_skew: timedelta = timedelta(minutes=5),
 ) -> Pipeline:
-    return Pipeline(network, boundary_rule, max_future_skew)
+    return Pipeline(network, settings, max_future_skew)
 
 
 def run_pipeline(
     readings: Iterable[Reading | dict[str, Any] | bytes],
     network: Network,
     *,
-    boundary_rule: BoundaryRule = "at_or_above",
+    settings: DetectorSettings | None = None,
     now: datetime | None = None,
+    batch_size: int = 1_000,
 ) -> list[Alert]:
-    """Run readings through a fresh pipeline, one at a time; no broker needed."""
-    pipeline = build_pipeline(network, boundary_rule)
+    """Run readings through a fresh pipeline in batches; no broker needed."""
+    pipeline = build_pipeline(network, settings)
+    records = [InputRecord(value=_as_bytes(item)) for item in readings]
     alerts: list[Alert] = []
-    for item in readings:
-        result = pipeline.process([InputRecord(value=_as_bytes(item))], now=now)
+    for start in range(0, len(records), batch_size):
+        result = pipeline.process(records[start : start + batch_size], now=now)
         pipeline.adopt(result)
         alerts.extend(result.alerts)
     return alerts

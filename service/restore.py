@@ -1,9 +1,10 @@
 """Rebuild per-station levels from what was already issued on `siaga.alerts`.
 
-A station's level is the level of the last `observed` alert for its own
-region, so a worker that starts (or takes over partitions) grades on from
-where the alerts left off instead of starting every gauge at Normal and
-re-alerting. Reading to the end uses the high watermark (see `service.kafka`).
+A station's level is the level of the last `observed` (or, for a rain
+gauge, `rainfall`) alert for its own region, so a worker that starts (or
+takes over partitions) grades on from where the alerts left off instead of
+starting every gauge at Normal and re-alerting. Reading to the end uses the
+high watermark (see `service.kafka`).
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import logging
 
 from pydantic import ValidationError
 
-from detectors import StationLevel
 from schemas import Alert, Network
 from service import kafka
+from service.pipeline import RestoredLevel
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def levels_from_alerts(settings: Settings, network: Network) -> dict[str, StationLevel]:
+async def levels_from_alerts(settings: Settings, network: Network) -> dict[str, RestoredLevel]:
     client = kafka.consumer(settings, group_id=None)
     await client.start()
-    levels: dict[str, StationLevel] = {}
+    levels: dict[str, RestoredLevel] = {}
     try:
         tps = await kafka.partitions_of(client, settings.alerts_topic)
         client.assign(tps)
@@ -41,7 +42,7 @@ async def levels_from_alerts(settings: Settings, network: Network) -> dict[str, 
     return levels
 
 
-def _apply(value: bytes | None, network: Network, levels: dict[str, StationLevel]) -> None:
+def _apply(value: bytes | None, network: Network, levels: dict[str, RestoredLevel]) -> None:
     if value is None:
         return
     try:
@@ -50,11 +51,12 @@ def _apply(value: bytes | None, network: Network, levels: dict[str, StationLevel
         log.warning("skipping an unreadable record on the alerts topic")
         return
     station = network.station(alert.station_id)
-    if alert.kind != "observed" or station is None or alert.region_id != station.region_id:
+    if (alert.kind not in ("observed", "rainfall") or station is None
+            or alert.region_id != station.region_id):
         return
     current = levels.get(alert.station_id)
-    if current and current.changed_at and current.changed_at >= alert.observed_at:
+    if current and current.observed_at >= alert.observed_at:
         return
-    levels[alert.station_id] = StationLevel(
-        level=alert.level, changed_at=alert.observed_at, last_observed_at=alert.observed_at
+    levels[alert.station_id] = RestoredLevel(
+        level=alert.level, observed_at=alert.observed_at, value=alert.value or 0.0
     )

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from detectors import BoundaryRule
+from detectors import BoundaryRule, DetectorSettings
 
 
 class Settings(BaseSettings):
@@ -38,9 +38,23 @@ class Settings(BaseSettings):
     worker_group: str = "siaga-detectors"
     embedded_broker_port: int = Field(default=0, ge=0, le=65535, description="0 = a free port")
 
-    # Network and grading
+    # Network and detectors (a station's own value in the network file wins)
     network: Path | None = Field(default=None, description="Network file; bundled one if unset")
     boundary_rule: BoundaryRule = "at_or_above"
+    deadband_cm: float = Field(default=10.0, ge=0)
+    min_dwell_s: float = Field(default=3600.0, ge=0)
+    max_rate_cm_per_h: float = Field(default=150.0, gt=0)
+    flatline_s: float = Field(default=48 * 3600.0, gt=0)
+    flatline_tolerance_cm: float = Field(default=0.5, ge=0)
+    trend_window_s: float = Field(default=3600.0, gt=0)
+    trend_min_points: int = Field(default=3, ge=2)
+    rising_horizon_s: float = Field(default=3600.0, gt=0)
+    rising_min_rate_cm_per_h: float = Field(default=10.0, ge=0)
+    stale_grace: float = Field(default=1.5, ge=1.0)
+    rain_min_dwell_s: float = Field(default=3600.0, ge=0)
+    # judge staleness by the wall clock when the worker is idle (caught up);
+    # off = event time only, as in a replay
+    stale_wall_clock: bool = True
 
     # Ingest
     max_batch_items: int = Field(default=1_000, ge=1)
@@ -74,6 +88,22 @@ class Settings(BaseSettings):
     @property
     def station_events_topic(self) -> str:
         return self.topic("station-events")
+
+    def detector_settings(self) -> DetectorSettings:
+        return DetectorSettings(
+            boundary_rule=self.boundary_rule,
+            deadband_cm=self.deadband_cm,
+            min_dwell_s=self.min_dwell_s,
+            max_rate_cm_per_h=self.max_rate_cm_per_h,
+            flatline_s=self.flatline_s,
+            flatline_tolerance_cm=self.flatline_tolerance_cm,
+            trend_window_s=self.trend_window_s,
+            trend_min_points=self.trend_min_points,
+            rising_horizon_s=self.rising_horizon_s,
+            rising_min_rate_cm_per_h=self.rising_min_rate_cm_per_h,
+            stale_grace=self.stale_grace,
+            rain_min_dwell_s=self.rain_min_dwell_s,
+        )
 
     def bootstrap(self) -> str:
         if not self.kafka_bootstrap:

@@ -38,6 +38,7 @@ class StationBoard:
 
     def snapshot(self, alerts: AlertStore, now: datetime) -> list[dict[str, object]]:
         levels = alerts.latest_observed()
+        faults = alerts.open_faults()
         rows: list[dict[str, object]] = []
         for station in self.network.stations:
             last = self._last.get(station.id)
@@ -58,6 +59,9 @@ class StationBoard:
                     "unit": last.unit if last else None,
                     "level": level,
                     "level_since": alert.observed_at if alert else None,
+                    # a suspect or silent gauge: its level stands, but less surely
+                    "sensor_fault": faults.get(station.id),
+                    "certainty": "likely" if station.id in faults else "observed",
                     "expected_interval_s": expected_interval_s(
                         station.reporting_interval_s, interval_level
                     ),

@@ -73,7 +73,7 @@ class DetectorWorker:
         self.network = network
         self.clock = clock
         self.pipeline: Pipeline = build_pipeline(
-            network, settings.boundary_rule, timedelta(seconds=settings.max_future_skew_s)
+            network, settings.detector_settings(), timedelta(seconds=settings.max_future_skew_s)
         )
         self.stats = WorkerStats()
         self._consumer: AIOKafkaConsumer | None = None
@@ -152,20 +152,40 @@ class DetectorWorker:
         batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
         if not batch:
             assigned = list(consumer.assignment())
-            return burst and bool(assigned) and await kafka.caught_up(consumer, assigned)
+            idle = bool(assigned) and await kafka.caught_up(consumer, assigned)
+            if idle and self.settings.stale_wall_clock:
+                await self._tick()
+            return burst and idle
         records = [
             InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
             for tp in sorted(batch, key=lambda t: t.partition)
             for r in batch[tp]
         ]
         result = self.pipeline.process(records, now=self.clock())
-        await self._publish(result)
+        try:
+            await self._publish(result)
+        except BaseException:
+            self.pipeline.rollback(result)
+            raise
         self.pipeline.adopt(result)
         await consumer.commit(
             {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in batch.items()}
         )
         self._count(result)
         return False
+
+    async def _tick(self) -> None:
+        """Caught up: judge silent gauges by the wall clock (live staleness)."""
+        result = self.pipeline.tick(self.clock())
+        if not result.alerts:
+            return
+        try:
+            await self._publish(result)
+        except BaseException:
+            self.pipeline.rollback(result)
+            raise
+        self.pipeline.adopt(result)
+        self.stats.alerts += len(result.alerts)
 
     async def _publish(self, result: BatchResult) -> None:
         producer = self._producer

@@ -59,6 +59,8 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         "ingest_timeout_s": 4.0,
         "http_port": 0,
         "sse_heartbeat_s": 1.0,
+        # tests post readings hours old; staleness by the wall clock has its own test
+        "stale_wall_clock": False,
     }
     values.update(overrides)
     return Settings.model_validate(values)

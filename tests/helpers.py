@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,7 +95,7 @@ def level_reading(station_id: str, at: datetime, value: float, unit: str = "cm"
             "value": value, "unit": unit}
 
 
-def series(station_id: str, start: datetime, values: list[float],
+def series(station_id: str, start: datetime, values: Sequence[float],
            step: timedelta = timedelta(minutes=10)) -> list[dict[str, Any]]:
     return [level_reading(station_id, start + i * step, v) for i, v in enumerate(values)]
 

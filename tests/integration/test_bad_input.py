@@ -114,8 +114,8 @@ async def test_malformed_kafka_records_go_to_the_dlq_with_reason_and_original_by
     settings: Settings, network: Network
 ) -> None:
     now = datetime.now(UTC) - timedelta(hours=1)
-    good = [level_reading("katulampa", now + timedelta(minutes=m), v)
-            for m, v in ((0, 60), (10, 95), (20, 205))]
+    good = [level_reading("katulampa", now + timedelta(hours=h), v)
+            for h, v in ((-3, 60), (-2, 95), (-1, 205))]
     garbage: list[tuple[bytes, bytes | None, str]] = [
         (b"katulampa", b"\xff\xfe not utf-8", "not JSON"),
         (b"katulampa", b"[1, 2, 3]", "JSON object"),
@@ -145,7 +145,8 @@ async def test_malformed_kafka_records_go_to_the_dlq_with_reason_and_original_by
         finally:
             await producer.stop()
 
-        alerts = list(reversed(await svc.wait_for_alerts(2, station_id="katulampa")))
+        alerts = list(reversed(await svc.wait_for_alerts(2, station_id="katulampa",
+                                                         kind="observed")))
         assert [a["level"] for a in alerts] == [3, 1]
 
         dead = await _read_all(settings, settings.dlq_topic, len(garbage), full=True)

@@ -34,7 +34,8 @@ def _wait_ready(base: str, process: subprocess.Popen[str], timeout_s: float = 40
 def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
-    env.update({"SIAGA_HTTP_PORT": str(port), "SIAGA_KAFKA_SESSION_TIMEOUT_MS": "6000"})
+    env.update({"SIAGA_HTTP_PORT": str(port), "SIAGA_KAFKA_SESSION_TIMEOUT_MS": "6000",
+                "SIAGA_MIN_DWELL_S": "0"})
     log_path = tmp_path / "siaga.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -44,15 +45,16 @@ def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        start = (datetime.now(UTC) - timedelta(hours=1)).replace(microsecond=0)
+        start = (datetime.now(UTC) - timedelta(hours=6)).replace(microsecond=0)
         response = httpx.post(f"{base}/v1/readings", json={
-            "readings": series("katulampa", start, [60, 90, 160, 210, 120])}, timeout=10)
+            "readings": series("katulampa", start, [60, 90, 160, 210, 120],
+                               step=timedelta(hours=1))}, timeout=10)
         assert response.status_code == 200, response.text
         alerts: list[dict[str, object]] = []
         deadline = time.monotonic() + 10
         while len(alerts) < 4 and time.monotonic() < deadline:
-            alerts = httpx.get(f"{base}/v1/alerts", params={"region_id": "kota-bogor"}).json()[
-                "alerts"]
+            alerts = httpx.get(f"{base}/v1/alerts", params={
+                "region_id": "kota-bogor", "kind": "observed"}).json()["alerts"]
             time.sleep(0.1)
         assert [a["level"] for a in reversed(alerts)] == [3, 2, 1, 3]
     finally:

@@ -23,13 +23,15 @@ def _recent(hours: float = 3.0) -> datetime:
 async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalation(
     settings: Settings, network: Network
 ) -> None:
-    start = _recent()
+    # hourly readings (a plausible Katulampa rise); no dwell, so the fall shows at once
+    settings = settings.model_copy(update={"min_dwell_s": 0.0})
+    start = _recent(hours=6)
     async with running_service(settings, network) as svc:
         latencies = []
         expected = [(60, None), (90, 3), (160, 2), (210, 1), (120, 3)]
         seen = 0
         for i, (value, level) in enumerate(expected):
-            reading = level_reading("katulampa", start + timedelta(minutes=10 * i), value)
+            reading = level_reading("katulampa", start + timedelta(hours=i), value)
             posted = time.monotonic()
             response = await svc.client.post("/v1/readings", json={"readings": [reading]})
             assert response.status_code == 200, response.text
@@ -37,7 +39,8 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
             if level is None:
                 continue
             seen += 1
-            alerts = await svc.wait_for_alerts(seen, timeout_s=2.0, region_id="kota-bogor")
+            alerts = await svc.wait_for_alerts(seen, timeout_s=2.0, region_id="kota-bogor",
+                                               kind="observed")
             latencies.append(time.monotonic() - posted)
             assert alerts[0]["level"] == level
             assert alerts[0]["value"] == value
@@ -69,7 +72,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         assert katulampa["last_value"] == 120.0
         assert katulampa["level"] == 3
         assert datetime.fromisoformat(katulampa["last_observed_at"]) == start + timedelta(
-            minutes=40
+            hours=4
         )
         assert status["counts"]["readings_accepted_here"] == 5
         assert status["counts"]["alerts_emitted"] == 4
@@ -77,7 +80,8 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
 
 
 async def test_return_to_normal_cancels_the_episode(settings: Settings, network: Network) -> None:
-    readings = series("depok", _recent(), [150, 280, 190])
+    settings = settings.model_copy(update={"min_dwell_s": 0.0})
+    readings = series("depok", _recent(), [150, 280, 180], step=timedelta(hours=1))
     async with running_service(settings, network) as svc:
         response = await svc.client.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
@@ -111,15 +115,15 @@ async def test_sse_stream_delivers_alerts_of_its_region_only(
         await asyncio.sleep(0.3)  # let the stream subscribe before the alerts exist
         readings = [
             level_reading("katulampa", start, 170),  # Kota Bogor: not for this stream
-            level_reading("manggarai", start, 760),
-            level_reading("manggarai", start + timedelta(minutes=15), 955),
+            level_reading("pesanggrahan", start, 160),
+            level_reading("pesanggrahan", start + timedelta(hours=1), 260),
         ]
         response = await svc.client.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
         await asyncio.wait_for(listener, 10)
         alerts = [decode(e) for e in received]
         assert [(a["station_id"], a["level"]) for a in alerts] == [
-            ("manggarai", 3), ("manggarai", 1)
+            ("pesanggrahan", 3), ("pesanggrahan", 2)
         ]
         assert [e["id"] for e in received] == [a["id"] for a in alerts]
         assert all(e["event"] == "alert" for e in received)
@@ -128,7 +132,8 @@ async def test_sse_stream_delivers_alerts_of_its_region_only(
 async def test_sse_sends_heartbeats_and_resumes_after_last_event_id(
     settings: Settings, network: Network
 ) -> None:
-    readings = series("krukut-hulu", _recent(), [100, 160, 260, 310])
+    readings = series("krukut-hulu", _recent(), [100, 160, 260, 310],
+                      step=timedelta(hours=1))
     async with running_service(settings, network) as svc:
         await svc.client.post("/v1/readings", json={"readings": readings})
         alerts = list(reversed(await svc.wait_for_alerts(3, station_id="krukut-hulu")))
@@ -149,3 +154,32 @@ async def test_unknown_region_stream_is_404(settings: Settings, network: Network
     async with running_service(settings, network, with_worker=False) as svc:
         response = await svc.client.get("/v1/regions/atlantis/alerts/stream")
         assert response.status_code == 404
+
+
+async def test_a_silent_gauge_goes_stale_by_the_wall_clock_when_live(
+    settings: Settings, network: Network
+) -> None:
+    settings = settings.model_copy(update={"stale_wall_clock": True})
+    async with running_service(settings, network) as svc:
+        # Depok at Siaga 1 should report every 5 min; its last word is 20 min old
+        reading = level_reading("depok", datetime.now(UTC) - timedelta(minutes=20), 360)
+        assert (await svc.client.post("/v1/readings", json={"readings": [reading]})
+                ).status_code == 200
+        alerts = await svc.wait_for_alerts(1, station_id="depok", kind="sensor")
+        stale = alerts[0]
+        assert (stale["fault"], stale["msg_type"], stale["level"]) == ("stale", "alert", 1)
+        # its time is the deadline (last reading + 1.5 × 5 min), not when it was noticed
+        assert datetime.fromisoformat(stale["observed_at"]) == datetime.fromisoformat(
+            reading["observed_at"]) + timedelta(minutes=7.5)
+        status = (await svc.client.get("/v1/status")).json()
+        depok = next(s for s in status["stations"] if s["station_id"] == "depok")
+        assert (depok["level"], depok["stale"], depok["sensor_fault"]) == (1, True, "stale")
+        assert depok["certainty"] == "likely"
+        # a fresh reading ends it, and the level was never cleared
+        fresh = level_reading("depok", datetime.now(UTC) - timedelta(seconds=5), 358)
+        await svc.client.post("/v1/readings", json={"readings": [fresh]})
+        alerts = await svc.wait_for_alerts(2, station_id="depok", kind="sensor")
+        assert alerts[0]["msg_type"] == "cancel" and alerts[0]["references"] == [stale["id"]]
+        observed = (await svc.client.get("/v1/alerts", params={"station_id": "depok",
+                                                              "kind": "observed"})).json()
+        assert [a["level"] for a in observed["alerts"]] == [1]

@@ -11,15 +11,17 @@ from service.settings import Settings
 from tests.conftest import make_settings
 from tests.helpers import running_service, series
 
+HOUR = timedelta(hours=1)
+
 
 def _start() -> datetime:
-    return (datetime.now(UTC) - timedelta(hours=4)).replace(microsecond=0)
+    return (datetime.now(UTC) - timedelta(hours=12)).replace(microsecond=0)
 
 
 async def test_a_restarted_api_still_answers_for_earlier_alerts(
     settings: Settings, network: Network
 ) -> None:
-    readings = series("pesanggrahan", _start(), [100, 160, 260, 360])
+    readings = series("pesanggrahan", _start(), [100, 160, 260, 360], step=HOUR)
     async with running_service(settings, network) as svc:
         await svc.client.post("/v1/readings", json={"readings": readings})
         before = await svc.wait_for_alerts(3, station_id="pesanggrahan")
@@ -38,16 +40,16 @@ async def test_a_restarted_worker_grades_on_from_the_issued_alerts(
     settings: Settings, network: Network
 ) -> None:
     start = _start()
-    first, second = series("angke-hulu", start, [100, 160, 260]), series(
-        "angke-hulu", start + timedelta(minutes=30), [270, 310, 200]
-    )
+    first = series("angke-hulu", start, [100, 160, 260], step=HOUR)
+    second = series("angke-hulu", start + 3 * HOUR, [270, 310, 200, 195], step=HOUR)
     async with running_service(settings, network) as svc:
         await svc.client.post("/v1/readings", json={"readings": first})
         await svc.wait_for_alerts(2, station_id="angke-hulu")
     async with running_service(settings, network) as svc:
         await svc.client.post("/v1/readings", json={"readings": second})
         alerts = list(reversed(await svc.wait_for_alerts(4, station_id="angke-hulu")))
-        # 270 stays Siaga 2 (no repeat alert), 310 → Siaga 1, 200 → Siaga 3
+        # 270 stays Siaga 2 (no repeat alert), 310 → Siaga 1, 200 then 195 an hour
+        # later → Siaga 3 (the restored level keeps its hysteresis)
         assert [(a["previous_level"], a["level"]) for a in alerts] == [
             (4, 3), (3, 2), (2, 1), (1, 3)
         ]
@@ -55,13 +57,13 @@ async def test_a_restarted_worker_grades_on_from_the_issued_alerts(
         # the same readings again (a gateway retrying) add nothing
         await svc.client.post("/v1/readings", json={"readings": first + second})
         await svc.client.post("/v1/readings", json={"readings": series(
-            "angke-hulu", start + timedelta(hours=2), [205])})
+            "angke-hulu", start + 7 * HOUR, [205])})
         assert svc.worker is not None
         for _ in range(200):
-            if svc.worker.stats.readings == 10:
+            if svc.worker.stats.readings == 12:
                 break
             await asyncio.sleep(0.05)
-        assert svc.worker.stats.readings == 10
+        assert svc.worker.stats.readings == 12
         again = await svc.client.get("/v1/alerts", params={"station_id": "angke-hulu"})
         assert len(again.json()["alerts"]) == 4
 

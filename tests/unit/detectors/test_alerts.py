@@ -2,34 +2,34 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from detectors import LevelChange, StationLevel, alert_id, build_level_alert
+from detectors import DetectorEvent, alert_id, build_alert
 from schemas import Network
 
-T0 = datetime(2025, 3, 3, 1, 0, tzinfo=timezone(timedelta(hours=7)))
+WIB = timezone(timedelta(hours=7))
+T0 = datetime(2025, 3, 3, 1, 0, tzinfo=WIB).timestamp()
+ISSUED = datetime(2025, 3, 3, tzinfo=UTC)
 
 
 def test_ids_depend_on_content_and_not_on_the_zone_it_was_written_in() -> None:
-    same_instant = T0.astimezone(UTC)
-    assert alert_id("depok", "kota-depok", "observed", 1, T0) == alert_id(
-        "depok", "kota-depok", "observed", 1, same_instant)
-    assert alert_id("depok", "kota-depok", "observed", 1, T0) != alert_id(
-        "depok", "dki-jakarta", "observed", 1, T0)
-    assert alert_id("depok", "kota-depok", "observed", 1, T0).startswith(
+    at = datetime(2025, 3, 3, 1, 0, tzinfo=WIB)
+    assert alert_id("depok", "kota-depok", "observed", 1, at) == alert_id(
+        "depok", "kota-depok", "observed", "1", at.astimezone(UTC))
+    assert alert_id("depok", "kota-depok", "observed", 1, at) != alert_id(
+        "depok", "dki-jakarta", "observed", 1, at)
+    assert alert_id("depok", "kota-depok", "observed", 1, at).startswith(
         "depok-20250302T180000Z-observed-1-")
 
 
-def test_lifecycle_alert_update_cancel(network: Network) -> None:
+def test_lifecycle_alert_update_cancel_reference_each_other(network: Network) -> None:
     depok = network.stations_by_id["depok"]
-    issued = datetime(2025, 3, 3, tzinfo=UTC)
-    opened = build_level_alert(
-        LevelChange("depok", StationLevel(4, None, None), 2, T0, 280.0), depok, "kota-depok",
-        issued)
-    worse = build_level_alert(
-        LevelChange("depok", StationLevel(2, T0, T0), 1, T0 + timedelta(hours=1), 380.0),
-        depok, "kota-depok", issued)
-    clear = build_level_alert(
-        LevelChange("depok", StationLevel(1, T0 + timedelta(hours=1), T0), 4,
-                    T0 + timedelta(hours=9), 150.0), depok, "kota-depok", issued)
+    region = network.regions_by_id["kota-depok"]
+    opened = build_alert(DetectorEvent("observed", "alert", 1, 2, 4, T0, 280.0),
+                         depok, region, ISSUED)
+    worse = build_alert(DetectorEvent("observed", "update", 1, 1, 2, T0 + 3600, 380.0,
+                                      ref_discriminator="2", ref_t=T0), depok, region, ISSUED)
+    clear = build_alert(DetectorEvent("observed", "cancel", 1, 4, 1, T0 + 9 * 3600, 150.0,
+                                      ref_discriminator="1", ref_t=T0 + 3600),
+                        depok, region, ISSUED)
     assert (opened.msg_type, opened.references) == ("alert", [])
     assert (worse.msg_type, worse.references) == ("update", [opened.id])
     assert (clear.msg_type, clear.references) == ("cancel", [worse.id])
@@ -38,3 +38,29 @@ def test_lifecycle_alert_update_cancel(network: Network) -> None:
     assert "evakuasi" in worse.instruction.id
     assert clear.headline.en == "Pos Depok back to Normal (level 4): 150 cm"
     assert (clear.level, clear.level_name, clear.previous_level) == (4, "Normal", 1)
+    # times are shown in the region's zone (WIB)
+    assert worse.observed_at.isoformat() == "2025-03-03T02:00:00+07:00"
+
+
+def test_rising_rainfall_and_sensor_texts(network: Network) -> None:
+    depok = network.stations_by_id["depok"]
+    region = network.regions_by_id["kota-depok"]
+    rising = build_alert(DetectorEvent("rising", "alert", 1, 1, 2, T0, 320.0,
+                                       eta_t=T0 + 1800, rate_cm_per_h=60.0),
+                         depok, region, ISSUED)
+    assert rising.headline.en == ("Pos Depok rising 60 cm/h: level 1 (Awas) in about 30 min "
+                                  "(320 cm)")
+    assert rising.eta_to is not None and rising.eta_to.isoformat() == "2025-03-03T01:30:00+07:00"
+    assert rising.certainty == "likely"
+    gauge = network.stations_by_id["arg-depok"]
+    rain = build_alert(DetectorEvent("rainfall", "alert", 3, 2, 4, T0, 24.0,
+                                     rain_window_h=1.0, rain_category="very_heavy"),
+                       gauge, region, ISSUED)
+    assert rain.headline.id == "Hujan sangat lebat di ARG Depok: 24 mm dalam 1 jam"
+    assert (rain.unit, rain.rain_category) == ("mm", "very_heavy")
+    glitch = build_alert(DetectorEvent("sensor", "cancel", 1, 2, 2, T0, 300.0,
+                                       ref_discriminator="spike", ref_t=T0 - 3600,
+                                       fault="spike", glitch=True), depok, region, ISSUED)
+    assert "glitch" in glitch.headline.en and glitch.fault == "spike"
+    assert glitch.references == [alert_id("depok", "kota-depok", "sensor", "spike",
+                                          datetime.fromtimestamp(T0 - 3600, UTC))]

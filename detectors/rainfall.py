@@ -1,0 +1,95 @@
+"""Rolling rainfall accumulations and BMKG categories.
+
+A reading says "`value` mm fell over the `interval_s` before `observed_at`".
+Its amount is spread evenly over that span into 5-minute buckets (the last
+3 h) and hourly buckets (the last 24 h), so gauges reporting every 5 min,
+every hour or once a day all give comparable 1 h, 3 h and 24 h totals.
+
+BMKG categories: per hour light 1–5 mm, moderate 5–10, heavy 10–20, very
+heavy > 20; per day light 0.5–20, moderate 20–50, heavy 50–100, very heavy
+100–150, extreme > 150. Heavy or worse maps to an alert level: heavy → 3,
+very heavy → 2, extreme → 1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+HOURLY = ((20.0, "very_heavy", 2), (10.0, "heavy", 3), (5.0, "moderate", 4),
+          (1.0, "light", 4))
+DAILY = ((150.0, "extreme", 1), (100.0, "very_heavy", 2), (50.0, "heavy", 3),
+         (20.0, "moderate", 4), (0.5, "light", 4))
+
+
+def category(total_mm: float, table: tuple[tuple[float, str, int], ...]) -> tuple[str, int]:
+    """(BMKG category, alert level) of one total. "very heavy > 20": 20.0 mm is still heavy."""
+    for i, (lower, name, level) in enumerate(table):
+        # the top category of each table is "> bound", the others "from bound"
+        if (total_mm > lower) if i == 0 else (total_mm >= lower):
+            return name, level
+    return "none", 4
+
+
+def levels(totals_mm: F64, table: tuple[tuple[float, str, int], ...]) -> npt.NDArray[np.int8]:
+    """Alert level (4 = nothing to alert) per total, vectorised."""
+    out = np.full(len(totals_mm), 4, dtype=np.int8)
+    top, _, top_level = table[0]
+    out[totals_mm > top] = top_level
+    for lower, _, level in table[1:]:
+        out[(out == 4) & (totals_mm >= lower)] = level
+    return out
+
+
+def spread(
+    ids_stored: npt.NDArray[np.int32],
+    amounts: npt.NDArray[np.float32],
+    start: F64,
+    end: F64,
+    total_mm: F64,
+    bucket_s: float,
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """Add each row's amount over [start, end) to its ring of buckets.
+
+    Returns the updated (ids, amounts) rings and the slot of each row's newest
+    bucket. Slots are absolute bucket numbers modulo the ring size; a slot
+    still holding an expired bucket is cleared before it is reused.
+    """
+    slots = ids_stored.shape[1]
+    newest = np.floor((end - 1e-6) / bucket_s).astype(np.int64)
+    wanted = newest[:, np.newaxis] - np.arange(slots)[np.newaxis, :]  # newest first
+    b_start = wanted * bucket_s
+    overlap = np.clip(
+        np.minimum(end[:, np.newaxis], b_start + bucket_s)
+        - np.maximum(start[:, np.newaxis], b_start), 0.0, None)
+    span = np.maximum(end - start, 1e-9)
+    add = (total_mm / span)[:, np.newaxis] * overlap
+    slot = wanted % slots
+    rows = np.arange(len(end))[:, np.newaxis]
+    held = ids_stored[rows, slot]
+    current = np.where(held == wanted, amounts[rows, slot], 0.0)
+    new_ids = ids_stored.copy()
+    new_amounts = amounts.copy()
+    new_ids[rows, slot] = wanted.astype(np.int32)
+    new_amounts[rows, slot] = (current + add).astype(np.float32)
+    return new_ids, new_amounts, newest
+
+
+def window_total(ids: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32], end: F64,
+                 window_s: float, bucket_s: float) -> F64:
+    """Rain in (end − window_s, end] per row, taking a partial bucket pro rata.
+
+    Within a bucket the rain is taken as even, the same assumption `spread` makes.
+    """
+    b_start = ids.astype(np.float64) * bucket_s
+    lo = (end - window_s)[:, np.newaxis]
+    hi = end[:, np.newaxis]
+    # the newest bucket is only filled up to `end`: no rain has fallen after it
+    b_end = np.minimum(b_start + bucket_s, hi)
+    overlap = np.clip(b_end - np.maximum(lo, b_start), 0.0, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where((ids >= 0) & (b_end > b_start), overlap / (b_end - b_start), 0.0)
+    total: F64 = (weight * amounts).sum(axis=1)
+    return total

@@ -1,0 +1,53 @@
+"""Rate of rise by least squares over a time window, and the time to the next level.
+
+Readings arrive unevenly (a gateway catches up, a report is late), so the
+window is a span of event time, not a count of readings. Each station keeps a
+small ring buffer of (time, value); a batch of stations is fitted at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+
+def push(ring_t: F64, ring_v: npt.NDArray[np.float32], pos: npt.NDArray[np.int16],
+         t: F64, values: F64) -> tuple[F64, npt.NDArray[np.float32], npt.NDArray[np.int16]]:
+    """Write one sample per row at its ring position; returns the updated copies."""
+    rows = np.arange(len(t))
+    ring_t = ring_t.copy()
+    ring_v = ring_v.copy()
+    ring_t[rows, pos] = t
+    ring_v[rows, pos] = values
+    return ring_t, ring_v, ((pos + 1) % ring_t.shape[1]).astype(np.int16)
+
+
+def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s: float
+                ) -> tuple[F64, npt.NDArray[np.int64]]:
+    """Least-squares slope (cm/s) of the samples within `window_s` before `now`, per row.
+
+    Returns NaN where fewer than two distinct times fall in the window.
+    """
+    offsets = ring_t - now[:, np.newaxis]  # relative times keep float64 precise
+    inside = (offsets >= -window_s) & (offsets <= 0)  # NaN slots compare False
+    count = inside.sum(axis=1)
+    safe = np.maximum(count, 1)
+    x = np.where(inside, offsets, 0.0)
+    y = np.where(inside, ring_v.astype(np.float64), 0.0)
+    mean_x = x.sum(axis=1) / safe
+    mean_y = y.sum(axis=1) / safe
+    dx = np.where(inside, offsets - mean_x[:, np.newaxis], 0.0)
+    dy = np.where(inside, y - mean_y[:, np.newaxis], 0.0)
+    var = (dx * dx).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(var > 0, (dx * dy).sum(axis=1) / var, np.nan)
+    return slope, count
+
+
+def seconds_to_bound(values: F64, slope: F64, bound: F64) -> F64:
+    """Projected seconds until `bound` at the current slope (inf if not approaching)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = (bound - values) / slope
+    return np.where((slope > 0) & (bound > values), eta, np.inf)
