@@ -22,8 +22,10 @@ test: lint
 	$(BIN)/pytest
 
 bench: $(BIN)/siaga
-	$(BIN)/python bench/bench_pipeline.py
-	$(BIN)/python bench/bench_latency.py
+	$(BIN)/python -m bench.bench_detectors
+	$(BIN)/python -m bench.bench_pipeline
+	$(BIN)/python -m bench.bench_pipeline --stations 0 --readings 50000
+	$(BIN)/python -m bench.bench_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
