@@ -31,7 +31,9 @@ class DetectorSettings:
     trend_min_points: int = 3
     rising_horizon_s: float = 3600.0
     rising_min_rate_cm_per_h: float = 10.0
-    stale_grace: float = 1.5  # silent for more than grace × the level's interval = stale
+    # silent for more than grace × the level's interval = stale; 2 = a report missed
+    # and the next one due (DKI's floodgates publish hourly, which Siaga 3 then allows)
+    stale_grace: float = 2.0
     rain_min_dwell_s: float = 3600.0
 
     def __post_init__(self) -> None:

@@ -3,8 +3,14 @@
 A batch is split into rounds so that no station appears twice in a round;
 each round is then one set of array operations across all its stations.
 Readings of one station stay in arrival order, so the result is the same
-whether a series arrives in one batch or one reading at a time (staleness
-aside: it is judged once per batch, against the newest event time seen).
+whether a series arrives in one batch or one reading at a time.
+
+Staleness by event time: stations belong to groups (the stream layer uses the
+Kafka partition); after each batch a gauge is stale once the newest event time
+of its group passes its deadline, and a reading that arrives after a silence
+longer than the deadline declares the gap itself. So every gap gets exactly one
+stale alert, with the deadline as its time, however the stream was batched —
+as long as each group's readings arrive in event-time order.
 
 No I/O and no clock: `check_stale(reference_t)` takes the time to judge by.
 """
@@ -40,7 +46,7 @@ _KIND_RANK = {"sensor": 0, "observed": 1, "rising": 2, "rainfall": 3}
 class BatchVerdict:
     quality: npt.NDArray[np.int8]  # per reading, codes of `detectors.events.QUALITY`
     events: list[DetectorEvent] = field(default_factory=list)
-    undo: tuple[I64, StateArray, float] | None = None
+    undo: list[tuple[I64, StateArray]] = field(default_factory=list)
 
 
 class DetectorEngine:
@@ -49,7 +55,13 @@ class DetectorEngine:
         self.state = state if state is not None else new_state(len(table))
         if self.state.dtype != STATE_DTYPE or len(self.state) != len(table):
             raise ValueError("state does not match the station table")
-        self.watermark = float("nan")  # newest event time seen across the network
+        self.groups: I64 = np.zeros(len(table), dtype=np.int64)
+
+    def set_groups(self, groups: I64) -> None:
+        """Which group (e.g. Kafka partition) each station's readings arrive in."""
+        if groups.shape != (len(self.table),):
+            raise ValueError(f"groups needs one entry per station ({len(self.table)})")
+        self.groups = groups.astype(np.int64)
 
     # ------------------------------------------------------------------ batches
     def process(self, stations: I64, t: F64, values: F64, interval_s: F64) -> BatchVerdict:
@@ -58,10 +70,8 @@ class DetectorEngine:
         if not len(t) == len(values) == len(interval_s) == n:
             raise ValueError("stations, t, values and interval_s differ in length")
         touched = np.unique(stations)
-        verdict = BatchVerdict(
-            quality=np.zeros(n, dtype=np.int8),
-            undo=(touched, self.state[touched].copy(), self.watermark),
-        )
+        verdict = BatchVerdict(quality=np.zeros(n, dtype=np.int8),
+                               undo=[(touched, self.state[touched].copy())])
         if n == 0:
             return verdict
         occurrence = _occurrence(stations)
@@ -72,18 +82,23 @@ class DetectorEngine:
                 self._levels(rows[~rain], stations, t, values, verdict)
             if rain.any():
                 self._rain(rows[rain], stations, t, values, interval_s, verdict)
-        newest = float(np.max(t))
-        if not newest <= self.watermark:  # also true while the watermark is NaN
-            self.watermark = newest
+        self._stale_by_group(np.unique(self.groups[stations]), verdict)
         verdict.events.sort(key=lambda e: (e.t, e.station, _KIND_RANK[e.kind]))
         return verdict
 
     def rollback(self, verdict: BatchVerdict) -> None:
-        if verdict.undo is None:
-            return
-        rows, saved, watermark = verdict.undo
-        self.state[rows] = saved
-        self.watermark = watermark
+        for rows, saved in reversed(verdict.undo):
+            self.state[rows] = saved
+        verdict.undo.clear()
+
+    def watermarks(self) -> dict[int, float]:
+        """Newest event time seen per group."""
+        last = self.state["last_t"]
+        known = ~np.isnan(last)
+        out: dict[int, float] = {}
+        for group in np.unique(self.groups[known]).tolist():
+            out[group] = float(np.max(last[known & (self.groups == group)]))
+        return out
 
     def rain_totals_mm(self, station: int) -> tuple[float, float, float]:
         """(1 h, 3 h, 24 h) rainfall up to the gauge's newest reading."""
@@ -100,19 +115,35 @@ class DetectorEngine:
         )
 
     # ------------------------------------------------------------------ staleness
-    def check_stale(self, reference_t: float) -> BatchVerdict:
-        """Gauges silent past grace × their level's interval before `reference_t`."""
+    def check_stale(self, reference_t: float,
+                    among: npt.NDArray[np.bool_] | None = None) -> BatchVerdict:
+        """Gauges (of `among`, default all) silent past their deadline at `reference_t`."""
+        verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8))
+        reference = np.full(len(self.table), reference_t)
+        self._declare_stale(reference if among is None else np.where(among, reference, np.nan),
+                            verdict)
+        verdict.events.sort(key=lambda e: (e.t, e.station, _KIND_RANK[e.kind]))
+        return verdict
+
+    def _stale_by_group(self, groups: I64, verdict: BatchVerdict) -> None:
+        """After a batch: judge the stations of its groups by each group's newest time."""
+        in_batch = np.isin(self.groups, groups)
+        newest = np.full(int(self.groups.max()) + 1, np.nan)
+        np.fmax.at(newest, self.groups[in_batch], self.state["last_t"][in_batch])
+        self._declare_stale(np.where(in_batch, newest[self.groups], np.nan), verdict)
+
+    def _declare_stale(self, reference: F64, verdict: BatchVerdict) -> None:
         st = self.state
         deadline = stale_deadlines(st["last_t"], st["level"], self.table.normal_interval_s,
                                    self.table.settings.stale_grace)
-        rows = np.flatnonzero((reference_t > deadline) & (st["fault"] != STALE))
-        verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8),
-                               undo=(rows, st[rows].copy(), self.watermark))
+        rows = np.flatnonzero((reference > deadline) & (st["fault"] != STALE))
+        if len(rows) == 0:
+            return
+        verdict.undo.append((rows, st[rows].copy()))
         for i in rows.tolist():
             verdict.events.append(self._sensor_event(i, STALE, float(deadline[i]), None))
         st["fault"][rows] = STALE
         st["fault_t"][rows] = deadline[rows]
-        return verdict
 
     # ------------------------------------------------------------------ water level
     def _levels(self, rows: I64, stations: I64, t_all: F64, v_all: F64,
@@ -160,14 +191,23 @@ class DetectorEngine:
 
     def _in_order(self, s: I64, t: F64, v: F64, rows: I64, verdict: BatchVerdict
                   ) -> tuple[I64, F64, F64, I64]:
-        """Drop late and duplicate readings (history only) and advance `last_t`."""
-        last = self.state["last_t"][s]
+        """Drop late and duplicate readings (history only) and advance `last_t`.
+
+        A reading after a silence longer than the gauge's deadline declares the
+        gap (a stale alert at the deadline) before it is judged, unless a check
+        already did: every gap is one stale episode however the stream was batched.
+        """
+        st = self.state
+        last = st["last_t"][s]
         late, duplicate = t < last, t == last
         verdict.quality[rows[late]] = QUALITY_CODES["late"]
         verdict.quality[rows[duplicate]] = QUALITY_CODES["duplicate"]
         keep = ~(late | duplicate)
         s, t, v, rows = s[keep], t[keep], v[keep], rows[keep]
-        self.state["last_t"][s] = t
+        reference = np.full(len(self.table), np.nan)
+        reference[s] = t
+        self._declare_stale(reference, verdict)
+        st["last_t"][s] = t
         return s, t, v, rows
 
     def _accept(self, s: I64, t: F64, v: F64, verdict: BatchVerdict,

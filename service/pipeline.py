@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+
 from detectors import BatchVerdict, DetectorEngine, DetectorSettings, StationTable
 from schemas import Alert, Network, Reading
 from service.stages.alert import alerts_for_events
@@ -85,17 +87,20 @@ class Pipeline:
             else:
                 result.readings.append(checked)
         if result.readings:
+            # staleness by event time is judged inside, per group (Kafka partition)
             verdict, result.suspect = detect(result.readings, self.table, self.engine)
             result.verdicts.append(verdict)
-            # staleness by event time: the newest reading seen across the network
-            result.verdicts.append(self.engine.check_stale(self.engine.watermark))
         events = [e for v in result.verdicts for e in v.events]
         result.alerts = alerts_for_events(events, self.network, self.table, issued_at=now)
         return result
 
-    def tick(self, now: datetime) -> BatchResult:
-        """Staleness by the wall clock, for a worker that is caught up and idle."""
-        verdict = self.engine.check_stale(now.timestamp())
+    def tick(self, now: datetime, partitions: Iterable[int] | None = None) -> BatchResult:
+        """Staleness by the wall clock, for a worker that is caught up and idle; only
+        the stations of `partitions` (the ones this worker owns), default all."""
+        among = None
+        if partitions is not None:
+            among = np.isin(self.engine.groups, np.fromiter(partitions, np.int64))
+        verdict = self.engine.check_stale(now.timestamp(), among)
         return BatchResult(
             alerts=alerts_for_events(verdict.events, self.network, self.table, issued_at=now),
             verdicts=[verdict],

@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     trend_min_points: int = Field(default=3, ge=2)
     rising_horizon_s: float = Field(default=3600.0, gt=0)
     rising_min_rate_cm_per_h: float = Field(default=10.0, ge=0)
-    stale_grace: float = Field(default=1.5, ge=1.0)
+    stale_grace: float = Field(default=2.0, ge=1.0)
     rain_min_dwell_s: float = Field(default=3600.0, ge=0)
     # judge staleness by the wall clock when the worker is idle (caught up);
     # off = event time only, as in a replay

@@ -59,8 +59,10 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         "ingest_timeout_s": 4.0,
         "http_port": 0,
         "sse_heartbeat_s": 1.0,
-        # tests post readings hours old; staleness by the wall clock has its own test
+        # tests post readings hours old, an hour apart: staleness (by the wall clock, and
+        # by the official 15/5-minute intervals at Siaga 2/1) has tests of its own
         "stale_wall_clock": False,
+        "stale_grace": 24.0,
     }
     values.update(overrides)
     return Settings.model_validate(values)

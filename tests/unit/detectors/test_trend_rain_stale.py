@@ -102,11 +102,11 @@ def test_a_silent_gauge_goes_stale_without_clearing_its_level(network: Network) 
     engine = engine_for(network)
     feed(engine, "depok", [0], [360])  # Siaga 1: reports expected every 5 min
     i = engine.table.index["depok"]
-    assert engine.check_stale(T0 + 7 * 60).events == []  # within 1.5 × 5 min
-    verdict = engine.check_stale(T0 + 8 * 60)
+    assert engine.check_stale(T0 + 10 * 60).events == []  # within 2 × 5 min
+    verdict = engine.check_stale(T0 + 11 * 60)
     assert [(e.kind, e.msg_type, e.fault, e.level) for e in verdict.events] == [
         ("sensor", "alert", "stale", 1)]
-    assert at_minutes(verdict.events[0]) == 7.5  # deterministic: last reading + 7.5 min
+    assert at_minutes(verdict.events[0]) == 10  # deterministic: last reading + 10 min
     assert engine.check_stale(T0 + 20 * 60).events == []  # reported once
     assert int(engine.state["level"][i]) == 1
     events, _ = feed(engine, "depok", [30], [355])
@@ -116,5 +116,29 @@ def test_a_silent_gauge_goes_stale_without_clearing_its_level(network: Network) 
 def test_a_normal_gauge_may_be_silent_longer(network: Network) -> None:
     engine = engine_for(network)
     feed(engine, "depok", [0], [100])
-    assert engine.check_stale(T0 + 89 * 60).events == []
-    assert len(engine.check_stale(T0 + 91 * 60).events) == 1
+    assert engine.check_stale(T0 + 119 * 60).events == []
+    assert len(engine.check_stale(T0 + 121 * 60).events) == 1
+
+
+def test_a_gap_is_one_stale_episode_however_the_stream_is_batched(network: Network) -> None:
+    minutes = [0, 5, 10, 45, 50]  # Siaga 1 at Depok: 35 min of silence after minute 10
+    values = [360, 361, 362, 363, 364]
+    whole, _ = feed(engine_for(network), "depok", minutes, values)
+    single, _ = feed(engine_for(network), "depok", minutes, values, batch=1)
+    sensor = [(e.msg_type, e.fault, at_minutes(e)) for e in whole if e.kind == "sensor"]
+    assert sensor == [("alert", "stale", 20), ("cancel", "stale", 45)]
+    assert whole == single
+
+
+def test_other_groups_do_not_make_a_gauge_stale(network: Network) -> None:
+    engine = engine_for(network)
+    groups = np.zeros(len(engine.table), dtype=np.int64)
+    groups[engine.table.index["depok"]] = 1
+    engine.set_groups(groups)
+    feed(engine, "depok", [0], [360])
+    # Katulampa's partition is hours ahead (a backlog on depok's): no stale for Depok
+    events, _ = feed(engine, "katulampa", [300], [60])
+    assert [e for e in events if e.kind == "sensor"] == []
+    events, _ = feed(engine, "depok", [30], [362])  # its own partition shows the gap
+    assert [(e.fault, e.msg_type) for e in events if e.kind == "sensor"] == [
+        ("stale", "alert"), ("stale", "cancel")]
