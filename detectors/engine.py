@@ -119,31 +119,34 @@ class DetectorEngine:
                     among: npt.NDArray[np.bool_] | None = None) -> BatchVerdict:
         """Gauges (of `among`, default all) silent past their deadline at `reference_t`."""
         verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8))
-        reference = np.full(len(self.table), reference_t)
-        self._declare_stale(reference if among is None else np.where(among, reference, np.nan),
-                            verdict)
+        candidates = np.arange(len(self.table)) if among is None else np.flatnonzero(among)
+        self._declare_stale(candidates, np.full(len(candidates), reference_t), verdict)
         verdict.events.sort(key=lambda e: (e.t, e.station, _KIND_RANK[e.kind]))
         return verdict
 
     def _stale_by_group(self, groups: I64, verdict: BatchVerdict) -> None:
         """After a batch: judge the stations of its groups by each group's newest time."""
-        in_batch = np.isin(self.groups, groups)
+        candidates = np.flatnonzero(np.isin(self.groups, groups))
         newest = np.full(int(self.groups.max()) + 1, np.nan)
-        np.fmax.at(newest, self.groups[in_batch], self.state["last_t"][in_batch])
-        self._declare_stale(np.where(in_batch, newest[self.groups], np.nan), verdict)
+        np.fmax.at(newest, self.groups[candidates], self.state["last_t"][candidates])
+        self._declare_stale(candidates, newest[self.groups[candidates]], verdict)
 
-    def _declare_stale(self, reference: F64, verdict: BatchVerdict) -> None:
+    def _declare_stale(self, candidates: I64, reference: F64, verdict: BatchVerdict) -> None:
+        """Candidates whose deadline has passed by their reference time go stale."""
         st = self.state
-        deadline = stale_deadlines(st["last_t"], st["level"], self.table.normal_interval_s,
+        deadline = stale_deadlines(st["last_t"][candidates], st["level"][candidates],
+                                   self.table.normal_interval_s[candidates],
                                    self.table.settings.stale_grace)
-        rows = np.flatnonzero((reference > deadline) & (st["fault"] != STALE))
+        passed = (reference > deadline) & (st["fault"][candidates] != STALE)
+        rows = candidates[passed]
         if len(rows) == 0:
             return
+        deadline = deadline[passed]
         verdict.undo.append((rows, st[rows].copy()))
-        for i in rows.tolist():
-            verdict.events.append(self._sensor_event(i, STALE, float(deadline[i]), None))
+        for i, at in zip(rows.tolist(), deadline.tolist(), strict=True):
+            verdict.events.append(self._sensor_event(i, STALE, at, None))
         st["fault"][rows] = STALE
-        st["fault_t"][rows] = deadline[rows]
+        st["fault_t"][rows] = deadline
 
     # ------------------------------------------------------------------ water level
     def _levels(self, rows: I64, stations: I64, t_all: F64, v_all: F64,
@@ -204,9 +207,7 @@ class DetectorEngine:
         verdict.quality[rows[duplicate]] = QUALITY_CODES["duplicate"]
         keep = ~(late | duplicate)
         s, t, v, rows = s[keep], t[keep], v[keep], rows[keep]
-        reference = np.full(len(self.table), np.nan)
-        reference[s] = t
-        self._declare_stale(reference, verdict)
+        self._declare_stale(s, t, verdict)
         st["last_t"][s] = t
         return s, t, v, rows
 
