@@ -31,7 +31,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         for i, (value, level) in enumerate(expected):
             reading = level_reading("katulampa", start + timedelta(minutes=10 * i), value)
             posted = time.monotonic()
-            response = await svc.client.post("/v1/readings", json={"readings": [reading]})
+            response = await svc.gateway.post("/v1/readings", json={"readings": [reading]})
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == 1
             if level is None:
@@ -64,7 +64,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         assert older.json()["next_cursor"] is None
         assert (await svc.client.get("/v1/alerts", params={"limit": 10_001})).status_code == 422
 
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         katulampa = next(s for s in status["stations"] if s["station_id"] == "katulampa")
         assert katulampa["last_value"] == 120.0
         assert katulampa["level"] == 3
@@ -79,7 +79,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
 async def test_return_to_normal_cancels_the_episode(settings: Settings, network: Network) -> None:
     readings = series("depok", _recent(), [150, 280, 190])
     async with running_service(settings, network) as svc:
-        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        response = await svc.gateway.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
         alerts = list(reversed(await svc.wait_for_alerts(2, station_id="depok")))
         assert [(a["level"], a["msg_type"]) for a in alerts] == [(2, "alert"), (4, "cancel")]
@@ -114,7 +114,7 @@ async def test_sse_stream_delivers_alerts_of_its_region_only(
             level_reading("manggarai", start, 760),
             level_reading("manggarai", start + timedelta(minutes=15), 955),
         ]
-        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        response = await svc.gateway.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
         await asyncio.wait_for(listener, 10)
         alerts = [decode(e) for e in received]
@@ -130,7 +130,7 @@ async def test_sse_sends_heartbeats_and_resumes_after_last_event_id(
 ) -> None:
     readings = series("krukut-hulu", _recent(), [100, 160, 260, 310])
     async with running_service(settings, network) as svc:
-        await svc.client.post("/v1/readings", json={"readings": readings})
+        await svc.gateway.post("/v1/readings", json={"readings": readings})
         alerts = list(reversed(await svc.wait_for_alerts(3, station_id="krukut-hulu")))
         text = ""
         async with svc.client.stream(
