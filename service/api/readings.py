@@ -11,7 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
-from schemas import ReadingBatchIn
+from schemas import ReadingBatchIn, ReadingIn
 from service.api.runtime import RuntimeDep
 from service.api.security import AUTH_RESPONSES, ErrorBody, GatewayDep
 from service.errors import BrokerUnavailable
@@ -58,7 +58,23 @@ async def _batch(request: Request) -> ReadingBatchIn:
         ) from None
 
 
-_BATCH_SCHEMA = ReadingBatchIn.model_json_schema()
+# The body is parsed leniently (each item judged on its own, with a reason), but the
+# documentation says what a good item looks like.
+_BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["readings"],
+    "properties": {"readings": {
+        "type": "array", "minItems": 1, "items": ReadingIn.model_json_schema(),
+        "description": "One or more readings; each is accepted or rejected on its own",
+    }},
+}
+_BATCH_EXAMPLE = {"readings": [
+    {"station_id": "katulampa", "observed_at": "2019-04-25T20:20:00+07:00",
+     "kind": "water_level", "value": 141.0, "unit": "cm"},
+    {"station_id": "katulampa", "observed_at": "2019-04-25T20:30:00+07:00",
+     "kind": "water_level", "value": 1.5, "unit": "m"},
+]}
 _422_SCHEMA = {"anyOf": [
     {"$ref": "#/components/schemas/IngestResponse"},
     {"$ref": "#/components/schemas/HTTPValidationError"},
@@ -78,7 +94,8 @@ _422_SCHEMA = {"anyOf": [
         503: {"model": IngestResponse, "description": "Kafka did not acknowledge; retry later"},
     },
     openapi_extra={"requestBody": {
-        "required": True, "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        "required": True,
+        "content": {"application/json": {"schema": _BATCH_SCHEMA, "example": _BATCH_EXAMPLE}},
     }},
 )
 async def post_readings(
