@@ -160,3 +160,25 @@ def sse_events(text: str) -> list[dict[str, str]]:
 def decode(event: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(event["data"])
     return data
+
+
+async def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 20.0
+                     ) -> list[Any]:
+    """Every record of a topic, from the start, once at least `expected` have arrived."""
+    client = kafka.consumer(settings, group_id=None)
+    await client.start()
+    out: list[Any] = []
+    try:
+        tps = await kafka.partitions_of(client, topic)
+        client.assign(tps)
+        await client.seek_to_beginning(*tps)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await client.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend(records)
+            if len(out) >= expected and not batch and await kafka.caught_up(client, tps):
+                break
+        return out
+    finally:
+        await client.stop()

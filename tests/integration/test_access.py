@@ -19,7 +19,6 @@ import pytest_asyncio
 from fastapi import APIRouter, FastAPI, HTTPException
 
 from schemas import Network
-from service import kafka
 from service.api.runtime import RuntimeDep
 from service.api.security import SubscriberDep
 from service.auth import mint_token
@@ -27,7 +26,7 @@ from service.broker import EmbeddedBroker
 from service.ingest import NOT_PERMITTED
 from service.settings import Settings
 from tests.conftest import make_settings
-from tests.helpers import TOKENS, Service, level_reading, running_service, series
+from tests.helpers import TOKENS, Service, level_reading, read_topic, running_service, series
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -229,7 +228,7 @@ async def test_a_bogor_gateway_cannot_push_jakarta_gauges(settings: Settings,
 
         alerts = await svc.wait_for_alerts(1, station_id="katulampa")
         assert [a["level"] for a in alerts] == [3]
-        records = await _readings_in_topic(svc, settings, 2)
+        records = await read_topic(settings, settings.readings_topic, 2)
         assert sorted(json.loads(r.value)["station_id"] for r in records) == ["katulampa"] * 2
         # the HTTP ingest names the gateway, so the worker can check its scope again
         assert all(dict(r.headers)["siaga-gateway"] == b"bogor-gw" for r in records)
@@ -239,22 +238,3 @@ async def test_a_bogor_gateway_cannot_push_jakarta_gauges(settings: Settings,
         # an every-station gateway hears the precise reason for a station that does not exist
         response = await svc.gateway.post("/v1/readings", json={"readings": [batch[3]]})
         assert "unknown station 'atlantis'" in response.json()["items"][0]["reason"]
-
-
-async def _readings_in_topic(svc: Service, settings: Settings, expected: int) -> list[Any]:
-    client = kafka.consumer(settings, group_id=None)
-    await client.start()
-    try:
-        tps = await kafka.partitions_of(client, settings.readings_topic)
-        client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        out: list[Any] = []
-        for _ in range(100):
-            batch = await client.getmany(timeout_ms=200)
-            for records in batch.values():
-                out.extend(records)
-            if len(out) >= expected and not batch and await kafka.caught_up(client, tps):
-                break
-        return out
-    finally:
-        await client.stop()

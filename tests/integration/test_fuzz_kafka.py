@@ -10,7 +10,6 @@ The counts are printed (run with `-s`).
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -24,9 +23,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from schemas import Network
-from service import kafka
 from service.settings import Settings
-from tests.helpers import level_reading, running_service, series
+from tests.helpers import level_reading, read_topic, running_service, series
 
 FIVE_MB = 5 * 1024 * 1024
 KEY = b"depok"  # garbage and good readings share one key, hence one partition and its order
@@ -144,7 +142,7 @@ async def test_garbage_in_the_readings_topic_is_dead_lettered_and_grading_goes_o
         alerts = list(reversed(await svc.wait_for_alerts(4, timeout_s=30, station_id="depok")))
         assert [(a["level"], a["msg_type"]) for a in alerts] == [
             (3, "alert"), (2, "update"), (1, "update"), (4, "cancel")]
-        dead = await _read_dead_letters(settings, len(garbage))
+        dead = await read_topic(settings, settings.dlq_topic, len(garbage), timeout_s=30)
         worker = svc.worker
         assert worker is not None and worker.stats.errors == 0
         assert worker.stats.readings == len(good)
@@ -171,24 +169,3 @@ async def test_garbage_in_the_readings_topic_is_dead_lettered_and_grading_goes_o
           f"{len(good)} good readings graded, 4 alerts")
     for reason, n in reasons.most_common(12):
         print(f"  {n:4d}  {reason}")
-
-
-async def _read_dead_letters(settings: Settings, expected: int, timeout_s: float = 30.0
-                             ) -> list[Any]:
-    client = kafka.consumer(settings, group_id=None)
-    await client.start()
-    out: list[Any] = []
-    try:
-        tps = await kafka.partitions_of(client, settings.dlq_topic)
-        client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while asyncio.get_running_loop().time() < deadline:
-            batch = await client.getmany(timeout_ms=200)
-            for records in batch.values():
-                out.extend(records)
-            if len(out) >= expected and not batch and await kafka.caught_up(client, tps):
-                break
-        return out
-    finally:
-        await client.stop()
