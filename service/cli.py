@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from service.auth import TOKEN_KINDS, TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
 from service.errors import SiagaError
 from service.network_file import load_network
@@ -26,6 +27,16 @@ def main(argv: list[str] | None = None) -> int:
     broker.add_argument("--port", type=int, default=0)
     check = sub.add_parser("check-network", help="validate a network file and summarise it")
     check.add_argument("file", type=Path, nargs="?")
+    token = sub.add_parser("token", help="bearer tokens for gateways, subscribers, operators")
+    token_sub = token.add_subparsers(dest="token_command", required=True)
+    mint = token_sub.add_parser(
+        "mint", help="make a new random token; print it once, with the config line to add"
+    )
+    mint.add_argument("--kind", choices=TOKEN_KINDS, required=True)
+    mint.add_argument("--name", required=True, help="who holds it, e.g. bogor-gw")
+    mint.add_argument("--stations", default="", help="gateway: station ids, comma-separated, or *")
+    mint.add_argument("--regions", default="", help="gateway: every station of these regions")
+    mint.add_argument("--region", default=None, help="subscriber: its region id")
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -38,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check_network(args.file or settings.network)
         if args.command == "broker":
             return _broker(args.port)
+        if args.command == "token":
+            return _mint(args, settings)
         roles: set[Role] = {"run": {"api", "worker"}, "api": {"api"}, "worker": {"worker"}}[
             args.command
         ]  # type: ignore[assignment]
@@ -58,6 +71,26 @@ def _check_network(path: Path | None) -> int:
         f"{len(network.stations) - water} rain gauges, {len(network.links)} river links"
     )
     return 0
+
+
+def _mint(args: argparse.Namespace, settings: Settings) -> int:
+    token = mint_token()
+    line = config_line(
+        args.name, args.kind, token,
+        stations=_ids(args.stations), regions=_ids(args.regions), region=args.region,
+    )
+    # a typo in a scope must show now, not as a silent denial in production
+    TokenRegistry(parse_lines(line, "the new entry"), load_network(settings.network))
+    print("token (shown once: hand it to its holder over a private channel; siaga keeps only "
+          "its hash):")
+    print(f"  {token}")
+    print("line to add to SIAGA_TOKENS_FILE (or to SIAGA_TOKENS, ';'-separated):")
+    print(f"  {line}")
+    return 0
+
+
+def _ids(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _broker(port: int) -> int:

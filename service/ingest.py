@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -24,6 +25,13 @@ from service.stages.validate import Rejection, validate_item
 
 log = logging.getLogger(__name__)
 
+# The same words for a station that exists elsewhere and one that does not exist:
+# a gateway learns nothing about the network beyond its own stations.
+NOT_PERMITTED = "station not permitted for this token"
+# Kafka record header naming the gateway token that pushed a reading over HTTP;
+# the worker checks the station against that gateway's scope again.
+GATEWAY_HEADER = "siaga-gateway"
+
 
 @dataclass(frozen=True, slots=True)
 class ItemResult:
@@ -35,13 +43,27 @@ class ItemResult:
 
 
 def judge(
-    items: list[Any], network: Network, now: datetime, max_future_skew: timedelta
+    items: list[Any],
+    network: Network,
+    now: datetime,
+    max_future_skew: timedelta,
+    may_report: Callable[[str], bool] | None = None,
 ) -> tuple[list[ItemResult], list[tuple[int, Reading]]]:
-    """Per-item verdicts for the rejected ones, plus the readings to write."""
+    """Per-item verdicts for the rejected ones, plus the readings to write.
+
+    `may_report` is the caller's station scope; it is asked before the network
+    is consulted, so an out-of-scope station is refused the same way whether
+    or not it exists.
+    """
     rejected: list[ItemResult] = []
     to_write: list[tuple[int, Reading]] = []
     seen: set[tuple[str, datetime]] = set()
     for index, raw in enumerate(items):
+        claimed = raw.get("station_id") if isinstance(raw, dict) else None
+        if may_report is not None and isinstance(claimed, str) and not may_report(claimed):
+            rejected.append(ItemResult(index, "rejected", station_id=claimed[:64],
+                                       reason=NOT_PERMITTED))
+            continue
         checked = validate_item(raw, network, now, max_future_skew)
         if isinstance(checked, Rejection):
             station = raw.get("station_id") if isinstance(raw, dict) else None
@@ -68,8 +90,13 @@ async def write_readings(
     topic: str,
     readings: list[tuple[int, Reading]],
     timeout_s: float,
+    gateway: str | None = None,
 ) -> list[ItemResult]:
-    """Send all, then wait for every ack; raise `BrokerUnavailable` listing what is unwritten."""
+    """Send all, then wait for every ack; raise `BrokerUnavailable` listing what is unwritten.
+
+    `gateway` (a token name) goes into the `siaga-gateway` header of each record.
+    """
+    headers = [(GATEWAY_HEADER, gateway.encode())] if gateway else None
     futures: list[asyncio.Future[Any]] = []
     try:
         async with asyncio.timeout(timeout_s):
@@ -78,6 +105,7 @@ async def write_readings(
                     topic,
                     reading.model_dump_json().encode(),
                     key=reading.station_id.encode(),
+                    headers=headers,
                 ))
             await asyncio.gather(*futures, return_exceptions=True)
     except (TimeoutError, KafkaError) as exc:

@@ -17,10 +17,19 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _security(settings: Settings) -> dict[str, Any]:
+    """SASL/TLS options for every client, only when configured (the embedded broker has none)."""
+    options: dict[str, Any] = dict(settings.kafka_security())
+    if str(options.get("security_protocol", "")).endswith("SSL"):
+        options["ssl_context"] = create_ssl_context()
+    return options
 
 
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
@@ -33,6 +42,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "request_timeout_ms": settings.kafka_request_timeout_ms,
         "compression_type": "gzip",
         "client_id": "siaga",
+        **_security(settings),
     }
     config.update(overrides)
     return AIOKafkaProducer(**config)
@@ -48,9 +58,19 @@ def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaCons
         "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
         "request_timeout_ms": max(settings.kafka_request_timeout_ms, 40_000),
         "client_id": "siaga",
+        **_security(settings),
     }
     config.update(overrides)
     return AIOKafkaConsumer(*topics, **config)
+
+
+def admin_client(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(
+        bootstrap_servers=settings.bootstrap(),
+        request_timeout_ms=settings.kafka_request_timeout_ms,
+        client_id="siaga",
+        **_security(settings),
+    )
 
 
 async def ensure_topics(settings: Settings) -> None:
@@ -66,22 +86,21 @@ async def ensure_topics(settings: Settings) -> None:
         NewTopic(settings.topic("subscriptions"), 1, rf,
                  topic_configs={"cleanup.policy": "compact"}),
     ]
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.bootstrap(),
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-    )
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [t for t in wanted if t.name not in existing]
-        if missing:
-            try:
-                await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another replica created them first
-            log.info("created topics %s", ", ".join(t.name for t in missing))
-    finally:
-        await admin.close()
+    admin = admin_client(settings)
+    # aiokafka's timeouts are per request: bound the whole call (connect, list, create)
+    async with asyncio.timeout(settings.kafka_request_timeout_ms / 1000 * 3):
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            missing = [t for t in wanted if t.name not in existing]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass  # another replica created them first
+                log.info("created topics %s", ", ".join(t.name for t in missing))
+        finally:
+            await admin.close()
 
 
 async def partitions_of(client: AIOKafkaConsumer, topic: str, timeout_s: float = 10.0) -> list[

@@ -4,12 +4,18 @@
 embedded broker on loopback. SIGINT/SIGTERM: the API stops taking requests,
 the worker finishes its batch, commits and leaves the group, then the broker
 we started (and only that one) is stopped.
+
+Access: serving HTTP needs tokens (`SIAGA_TOKENS[_FILE]`). Without any, on a
+loopback address, ephemeral demo tokens (an operator and an every-station
+gateway) are made for the run and printed once to the terminal, never to the
+log; on any other address the API refuses to start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import signal
 from collections.abc import Generator
@@ -17,10 +23,13 @@ from typing import Literal
 
 import uvicorn
 
+from schemas import Network
 from service import kafka
 from service.api import create_app
 from service.api.runtime import ReadyProbe
+from service.auth import TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
+from service.errors import ConfigError
 from service.network_file import load_network
 from service.settings import Settings
 from service.worker import DetectorWorker
@@ -38,7 +47,45 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name other than localhost may resolve to anything
+
+
+def prepare_access(settings: Settings, network: Network, roles: set[Role]) -> Settings:
+    """Check the configured tokens; on loopback without any, add printed demo tokens."""
+    registry = TokenRegistry.from_sources(settings.tokens, settings.tokens_file, network)
+    if len(registry) or "api" not in roles:
+        return settings
+    if not is_loopback(settings.http_host):
+        raise ConfigError(
+            f"refusing to serve on {settings.http_host} without tokens: anyone who can reach "
+            "it could push readings. Configure SIAGA_TOKENS_FILE (make tokens with "
+            "`siaga token mint`), or listen on 127.0.0.1 for a local demo."
+        )
+    gateway, operator = mint_token(), mint_token()
+    lines = "; ".join([
+        config_line("demo-gateway", "gateway", gateway, stations=["*"]),
+        config_line("demo-operator", "operator", operator),
+    ])
+    TokenRegistry(parse_lines(lines, "demo tokens"), network)
+    # to the terminal only: a log line would keep the token after the run
+    print(
+        "\nsiaga: no tokens configured; demo tokens for this run only (loopback):\n"
+        f"  export SIAGA_TOKEN={gateway}            # gateway, every station\n"
+        f"  export SIAGA_OPERATOR_TOKEN={operator}   # operator (GET /v1/status)\n",
+        flush=True,
+    )
+    return settings.model_copy(update={"tokens": lines, "tokens_file": None})
+
+
 async def run_roles(settings: Settings, roles: set[Role]) -> None:
+    network = load_network(settings.network)
+    settings = prepare_access(settings, network, roles)
     broker: EmbeddedBroker | None = None
     if not settings.kafka_bootstrap:
         broker = EmbeddedBroker(port=settings.embedded_broker_port)
@@ -51,14 +98,13 @@ async def run_roles(settings: Settings, roles: set[Role]) -> None:
     elif settings.kafka_idempotence is None:
         settings = settings.model_copy(update={"kafka_idempotence": True})
     try:
-        await _run(settings, roles)
+        await _run(settings, network, roles)
     finally:
         if broker is not None:
             broker.stop()
 
 
-async def _run(settings: Settings, roles: set[Role]) -> None:
-    network = load_network(settings.network)
+async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
     await _ensure_topics_with_retry(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

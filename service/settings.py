@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detectors import BoundaryRule, DetectorSettings
+from service.errors import ConfigError
 
 
 class Settings(BaseSettings):
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     worker_group: str = "siaga-detectors"
+    # The service's own Kafka credentials (SASL). Unset = plaintext without
+    # authentication, as the embedded broker wants; see docker-compose.yml.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = (
+        None
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
     embedded_broker_port: int = Field(default=0, ge=0, le=65535, description="0 = a free port")
 
     # Network and detectors (a station's own value in the network file wins)
@@ -62,6 +71,22 @@ class Settings(BaseSettings):
     max_future_skew_s: int = Field(default=300, ge=0)
     ingest_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: int = Field(default=5, ge=1)
+    # Dead letters carry the original bytes up to this size; bigger records are
+    # dead-lettered as a truncated copy with headers giving the original size and
+    # hash. It stays below the producer's max_request_size (1 MiB) and Kafka's
+    # default message.max.bytes, so a dead letter can always be written.
+    dlq_max_value_bytes: int = Field(default=512 * 1024, ge=1024, le=900 * 1024)
+
+    # Access (service/auth.py): token lines hold hashes only, never tokens.
+    tokens: str | None = Field(default=None, description="Token lines, separated by ';'")
+    tokens_file: Path | None = Field(default=None, description="File of token lines")
+    public_alerts: bool = Field(default=True, description="Alert feeds readable without token")
+    # Token buckets: per token name for callers with a token, per client IP otherwise.
+    rate_limit_per_s: float = Field(default=20.0, gt=0)
+    rate_limit_burst: int = Field(default=100, ge=1)
+    anon_rate_limit_per_s: float = Field(default=5.0, gt=0)
+    anon_rate_limit_burst: int = Field(default=30, ge=1)
+    max_streams_per_client: int = Field(default=4, ge=1)
 
     # Reading alerts
     alerts_memory_max: int = Field(default=500_000, ge=1_000)
@@ -112,3 +137,28 @@ class Settings(BaseSettings):
 
     def idempotence(self) -> bool:
         return bool(self.kafka_idempotence)
+
+    def kafka_security(self) -> dict[str, object]:
+        """aiokafka client options for SASL/TLS; empty when nothing is configured."""
+        options: dict[str, object] = {}
+        if self.kafka_security_protocol is not None:
+            options["security_protocol"] = self.kafka_security_protocol
+        if self.kafka_sasl_mechanism is not None:
+            options["sasl_mechanism"] = self.kafka_sasl_mechanism
+        if self.kafka_sasl_username is not None:
+            options["sasl_plain_username"] = self.kafka_sasl_username
+        if self.kafka_sasl_password is not None:
+            options["sasl_plain_password"] = self.kafka_sasl_password.get_secret_value()
+        if (self.kafka_security_protocol or "").startswith("SASL") and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ConfigError(
+                f"SIAGA_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "SIAGA_KAFKA_SASL_MECHANISM, SIAGA_KAFKA_SASL_USERNAME and "
+                "SIAGA_KAFKA_SASL_PASSWORD"
+            )
+        return options
+
+    @property
+    def has_tokens(self) -> bool:
+        return bool((self.tokens or "").strip()) or self.tokens_file is not None

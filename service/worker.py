@@ -14,6 +14,7 @@ makes integration tests deterministic (arq's burst mode).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -28,13 +29,18 @@ from aiokafka.structs import OffsetAndMetadata
 
 from schemas import Network
 from service import kafka
-from service.pipeline import BatchResult, InputRecord, Pipeline, build_pipeline
+from service.auth import TokenRegistry
+from service.pipeline import BatchResult, DeadLetter, InputRecord, Pipeline, build_pipeline
 from service.restore import levels_from_alerts
 from service.settings import Settings
+from service.stages.scope import scope_violation
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+# A dead letter must always be writable, or one record would stall its partition.
+MAX_DLQ_KEY_BYTES = 1024
+MAX_REASON_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -68,10 +74,14 @@ class DetectorWorker:
         network: Network,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        registry: TokenRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.network = network
         self.clock = clock
+        self.registry = registry or TokenRegistry.from_sources(
+            settings.tokens, settings.tokens_file, network
+        )
         self.pipeline: Pipeline = build_pipeline(
             network, settings.detector_settings(), timedelta(seconds=settings.max_future_skew_s)
         )
@@ -156,12 +166,19 @@ class DetectorWorker:
             if idle and self.settings.stale_wall_clock:
                 await self._tick()
             return burst and idle
-        records = [
-            InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
-            for tp in sorted(batch, key=lambda t: t.partition)
-            for r in batch[tp]
-        ]
+        records: list[InputRecord] = []
+        out_of_scope: list[DeadLetter] = []
+        for tp in sorted(batch, key=lambda t: t.partition):
+            for r in batch[tp]:
+                record = InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
+                # before the pipeline: it sees values only, the gateway is in a header
+                reason = scope_violation(r.headers, r.value, self.registry)
+                if reason is None:
+                    records.append(record)
+                else:
+                    out_of_scope.append(DeadLetter(record, reason))
         result = self.pipeline.process(records, now=self.clock())
+        result.dead_letters.extend(out_of_scope)
         try:
             await self._publish(result)
         except BaseException:
@@ -194,14 +211,9 @@ class DetectorWorker:
         futures: list[asyncio.Future[Any]] = []
         for dead in result.dead_letters:
             rec = dead.record
-            headers = [
-                ("siaga-reason", dead.reason.encode()),
-                ("siaga-source", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
-            ]
+            value, key, headers = dead_letter_record(dead, self.settings.dlq_max_value_bytes)
             futures.append(
-                await producer.send(
-                    self.settings.dlq_topic, rec.value, key=rec.key, headers=headers
-                )
+                await producer.send(self.settings.dlq_topic, value, key=key, headers=headers)
             )
             log.info("dead-lettered %s/%s/%s: %s", rec.topic, rec.partition, rec.offset,
                      dead.reason)
@@ -245,3 +257,27 @@ class DetectorWorker:
         self.stats.last_commit_monotonic = time.monotonic()
 
 
+def dead_letter_record(dead: DeadLetter, max_value_bytes: int
+                       ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
+    """(value, key, headers) for the DLQ: the original bytes, or, when they would not fit
+    a Kafka request, a truncated copy with the original's size and SHA-256 in headers."""
+    rec = dead.record
+    reason = dead.reason.encode()
+    if len(reason) > MAX_REASON_BYTES:
+        reason = reason[:MAX_REASON_BYTES - 3] + "…".encode()
+    headers = [
+        ("siaga-reason", reason),
+        ("siaga-source", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
+    ]
+    value, key = rec.value, rec.key
+    if value is not None and len(value) > max_value_bytes:
+        headers += [
+            ("siaga-truncated", b"value"),
+            ("siaga-original-bytes", str(len(value)).encode()),
+            ("siaga-original-sha256", hashlib.sha256(value).hexdigest().encode()),
+        ]
+        value = value[:max_value_bytes]
+    if key is not None and len(key) > MAX_DLQ_KEY_BYTES:
+        headers += [("siaga-key-truncated", str(len(key)).encode())]
+        key = key[:MAX_DLQ_KEY_BYTES]
+    return value, key, headers

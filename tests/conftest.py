@@ -17,6 +17,7 @@ from schemas import Network
 from service.broker import EmbeddedBroker
 from service.network_file import load_network
 from service.settings import Settings
+from tests.helpers import TOKEN_LINES
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CILIWUNG_CSV = SHARED_DATA / "ciliwung-hourly-2021-2025.csv"
@@ -63,6 +64,12 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         # by the official 15/5-minute intervals at Siaga 2/1) has tests of its own
         "stale_wall_clock": False,
         "stale_grace": 24.0,
+        "tokens": TOKEN_LINES,
+        # generous: tests poll quickly; the limits have tests of their own
+        "rate_limit_per_s": 10_000.0,
+        "rate_limit_burst": 10_000,
+        "anon_rate_limit_per_s": 10_000.0,
+        "anon_rate_limit_burst": 10_000,
     }
     values.update(overrides)
     return Settings.model_validate(values)

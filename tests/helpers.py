@@ -1,33 +1,68 @@
-"""A real siaga instance inside a test: detector worker + uvicorn on a free port."""
+"""A real siaga instance inside a test: detector worker + uvicorn on a free port.
+
+Tests authenticate with fixed tokens (`TOKENS`); their hashed config lines
+(`TOKEN_LINES`) go into every test's settings.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import uvicorn
+from fastapi import FastAPI
 
 from schemas import Network
 from service import kafka
 from service.api import create_app
 from service.api.runtime import ReadyProbe
+from service.auth import config_line
 from service.broker import free_port
 from service.runner import _EmbeddedServer
 from service.settings import Settings
 from service.worker import DetectorWorker
 
+# Test-only tokens: fixed so failures are reproducible; never used outside tests.
+TOKENS: dict[str, str] = {
+    "ops": "siaga_test-operator-0000000000000000000000000000000",
+    "all-gw": "siaga_test-gateway-all-000000000000000000000000000",
+    "bogor-gw": "siaga_test-gateway-bogor-0000000000000000000000000",
+    "jakarta-sub": "siaga_test-subscriber-jakarta-00000000000000000000",
+    "bogor-sub": "siaga_test-subscriber-bogor-0000000000000000000000",
+}
+TOKEN_LINES = "; ".join([
+    config_line("ops", "operator", TOKENS["ops"]),
+    config_line("all-gw", "gateway", TOKENS["all-gw"], stations=["*"]),
+    config_line("bogor-gw", "gateway", TOKENS["bogor-gw"], regions=["kota-bogor"]),
+    config_line("jakarta-sub", "subscriber", TOKENS["jakarta-sub"], region="dki-jakarta"),
+    config_line("bogor-sub", "subscriber", TOKENS["bogor-sub"], region="kota-bogor"),
+])
+
+
+def bearer(name: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKENS[name]}"}
+
 
 class Service:
+    """`client` is anonymous; `gateway` (all stations) and `operator` carry tokens."""
+
     def __init__(self, base_url: str, client: httpx.AsyncClient,
                  worker: DetectorWorker | None) -> None:
         self.base_url = base_url
         self.client = client
         self.worker = worker
+        self.gateway = httpx.AsyncClient(base_url=base_url, timeout=10.0,
+                                         headers=bearer("all-gw"))
+        self.operator = httpx.AsyncClient(base_url=base_url, timeout=10.0, headers=bearer("ops"))
+
+    async def aclose(self) -> None:
+        await self.gateway.aclose()
+        await self.operator.aclose()
 
     async def wait_ready(self, timeout_s: float = 30.0) -> None:
         deadline = asyncio.get_running_loop().time() + timeout_s
@@ -56,8 +91,10 @@ class Service:
 
 @asynccontextmanager
 async def running_service(
-    settings: Settings, network: Network, *, with_worker: bool = True
+    settings: Settings, network: Network, *, with_worker: bool = True,
+    customize: Callable[[FastAPI], None] | None = None,
 ) -> AsyncIterator[Service]:
+    """`customize` may add routes to the app, e.g. to exercise a dependency over real HTTP."""
     await kafka.ensure_topics(settings)
     worker = DetectorWorker(settings, network) if with_worker else None
     tasks: list[asyncio.Task[None]] = []
@@ -67,6 +104,8 @@ async def running_service(
     port = free_port()
     probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
     app = create_app(settings, network, probes=probes)
+    if customize is not None:
+        customize(app)
     server = _EmbeddedServer(uvicorn.Config(app, host="127.0.0.1", port=port,
                                             log_level="warning", lifespan="on"))
     tasks.append(asyncio.create_task(server.serve()))
@@ -78,8 +117,11 @@ async def running_service(
                     tasks[-1].result()
                 await asyncio.sleep(0.02)
             service = Service(base, client, worker)
-            await service.wait_ready()
-            yield service
+            try:
+                await service.wait_ready()
+                yield service
+            finally:
+                await service.aclose()
     finally:
         server.should_exit = True
         if worker is not None:
@@ -118,3 +160,25 @@ def sse_events(text: str) -> list[dict[str, str]]:
 def decode(event: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(event["data"])
     return data
+
+
+async def read_topic(settings: Settings, topic: str, expected: int, timeout_s: float = 20.0
+                     ) -> list[Any]:
+    """Every record of a topic, from the start, once at least `expected` have arrived."""
+    client = kafka.consumer(settings, group_id=None)
+    await client.start()
+    out: list[Any] = []
+    try:
+        tps = await kafka.partitions_of(client, topic)
+        client.assign(tps)
+        await client.seek_to_beginning(*tps)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            batch = await client.getmany(timeout_ms=200)
+            for records in batch.values():
+                out.extend(records)
+            if len(out) >= expected and not batch and await kafka.caught_up(client, tps):
+                break
+        return out
+    finally:
+        await client.stop()

@@ -1,4 +1,9 @@
-"""Alerts for regions: list, single, and a live Server-Sent Events stream. Public by default."""
+"""Alerts for regions: list, single, and a live Server-Sent Events stream.
+
+Public by default, as warnings are; `SIAGA_PUBLIC_ALERTS=false` asks for any
+valid token. Each caller (token name, or client address) may hold at most
+`SIAGA_MAX_STREAMS_PER_CLIENT` streams at once.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ from pydantic import AwareDatetime, BaseModel
 from schemas import Alert, AlertKind
 from service.alert_store import Stored, SubscriberGone
 from service.api.runtime import RuntimeDep
+from service.api.security import PUBLIC_RESPONSES, AlertReaderDep, ErrorBody
 
-router = APIRouter(prefix="/v1", tags=["alerts"])
+router = APIRouter(prefix="/v1", tags=["alerts"], responses=PUBLIC_RESPONSES)
 
 MAX_PAGE = 10_000
 
@@ -28,6 +34,7 @@ class AlertPage(BaseModel):
 @router.get("/alerts", response_model=AlertPage)
 async def list_alerts(
     rt: RuntimeDep,
+    _reader: AlertReaderDep,
     region_id: str | None = None,
     station_id: str | None = None,
     kind: AlertKind | None = None,
@@ -47,8 +54,8 @@ async def list_alerts(
     )
 
 
-@router.get("/alerts/{alert_id}", response_model=Alert, responses={404: {}})
-async def get_alert(alert_id: str, rt: RuntimeDep) -> Alert:
+@router.get("/alerts/{alert_id}", response_model=Alert, responses={404: {"model": ErrorBody}})
+async def get_alert(alert_id: str, rt: RuntimeDep, _reader: AlertReaderDep) -> Alert:
     alert = rt.store.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
@@ -58,11 +65,14 @@ async def get_alert(alert_id: str, rt: RuntimeDep) -> Alert:
 @router.get(
     "/regions/{region_id}/alerts/stream",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}, 404: {}},
+    responses={200: {"content": {"text/event-stream": {}}}, 404: {"model": ErrorBody},
+               429: {"model": ErrorBody,
+                     "description": "Rate limit, or too many open streams; see Retry-After"}},
 )
 async def stream_region_alerts(
     region_id: str,
     rt: RuntimeDep,
+    reader: AlertReaderDep,
     last_event_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> StreamingResponse:
     """Live alerts for one region as Server-Sent Events (`event: alert`, `id` = alert id).
@@ -72,6 +82,12 @@ async def stream_region_alerts(
     """
     if region_id not in rt.network.regions_by_id:
         raise HTTPException(404, f"no region {region_id!r}")
+    lease = rt.access.streams.acquire(reader.key)
+    if lease is None:
+        raise HTTPException(
+            429, f"at most {rt.access.streams.per_key} open streams per client; close one",
+            headers={"Retry-After": str(rt.settings.retry_after_s)},
+        )
     sub, backlog = rt.store.subscribe(region_id, last_event_id)
     heartbeat = rt.settings.sse_heartbeat_s
 
@@ -94,9 +110,12 @@ async def stream_region_alerts(
                     yield _event(stored)
         finally:
             rt.store.unsubscribe(sub)
+            lease.release()
 
+    body = events()
+    lease.bind(body)
     return StreamingResponse(
-        events(),
+        body,
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

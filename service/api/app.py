@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse
 
 from schemas import Network
 from service.alert_store import AlertStore
-from service.api import alerts, readings, status
+from service.api import alerts, readings, status, whoami
 from service.api.limits import BodyLimit
-from service.api.runtime import ProducerLink, ReadyProbe, Runtime
+from service.api.runtime import Access, ProducerLink, ReadyProbe, Runtime
+from service.auth import TokenRegistry
 from service.network_file import load_network
 from service.settings import Settings
 from service.station_board import StationBoard
@@ -28,23 +29,29 @@ def create_app(
     settings: Settings | None = None,
     network: Network | None = None,
     probes: dict[str, ReadyProbe] | None = None,
+    registry: TokenRegistry | None = None,
 ) -> FastAPI:
     """The siaga API. `probes` adds readiness checks (e.g. an in-process worker).
 
     Settings are read when the app is made (`uvicorn --factory`), never at import.
+    Tokens come from `registry`, else from the settings (`SIAGA_TOKENS[_FILE]`);
+    with none configured only the public routes answer.
     """
     cfg = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         net = network or load_network(cfg.network)
+        tokens = registry or TokenRegistry.from_sources(cfg.tokens, cfg.tokens_file, net)
+        if not len(tokens):
+            log.warning("no tokens configured: only public routes will answer")
         store = AlertStore(cfg.alerts_memory_max)
         board = StationBoard(net)
         views = TopicViews(cfg, net, store, board)
         producer = ProducerLink(cfg)
         app.state.runtime = Runtime(
             settings=cfg, network=net, store=store, board=board, views=views,
-            producer=producer, extra_probes=dict(probes or {}),
+            producer=producer, access=Access.build(cfg, tokens), extra_probes=dict(probes or {}),
         )
         await producer.start()
         await views.start()
@@ -64,6 +71,7 @@ def create_app(
     app.include_router(readings.router)
     app.include_router(alerts.router)
     app.include_router(status.router)
+    app.include_router(whoami.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,8 +1,24 @@
-"""Refuse oversize request bodies before they are read into memory (413)."""
+"""Limits that keep one caller from hurting the service for everyone.
+
+In: request bodies, and keys naming a caller (a token's name, or a client IP).
+Out: 413 for oversize bodies (ASGI middleware, before the body is read), and
+the bookkeeping behind 429s: token buckets for request rates, slots for
+concurrent SSE streams. Answering 429 is the dependencies' job
+(`service.api.security`), so it happens before a route writes anything.
+
+Deliberately not here: who a caller is (`service.auth`), and any limit shared
+between API replicas: each replica counts for itself, so N replicas allow up
+to N times the configured rate.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -69,3 +85,84 @@ async def _reply(send: Send, status: int, detail: str) -> None:
                     (b"content-length", str(len(body)).encode())],
     })
     await send({"type": "http.response.body", "body": body})
+
+
+class TokenBuckets:
+    """One token bucket per key: `burst` requests at once, refilled at `rate` per second.
+
+    Idle keys are forgotten beyond `max_keys` (least recently seen first), so
+    a flood of distinct client addresses cannot grow memory without bound; a
+    forgotten key comes back with a full bucket.
+    """
+
+    def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("a token bucket needs rate > 0 and burst >= 1")
+        self.rate = rate
+        self.burst = float(burst)
+        self.max_keys = max_keys
+        self._clock = clock
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str) -> float:
+        """Take one token. 0.0: allowed; otherwise the seconds until one is available."""
+        now = self._clock()
+        tokens, stamp = self._buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        wait = 0.0
+        if tokens >= 1.0:
+            tokens -= 1.0
+        else:
+            wait = (1.0 - tokens) / self.rate
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+def retry_after(wait_s: float) -> str:
+    """`Retry-After` in whole seconds, never 0: a client retrying at once would fail again."""
+    return str(max(1, math.ceil(wait_s)))
+
+
+class StreamSlots:
+    """At most `per_key` concurrent long-lived streams per key."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._open: dict[str, int] = {}
+
+    def acquire(self, key: str) -> StreamLease | None:
+        if self._open.get(key, 0) >= self.per_key:
+            return None
+        self._open[key] = self._open.get(key, 0) + 1
+        return StreamLease(self, key)
+
+    def open_for(self, key: str) -> int:
+        return self._open.get(key, 0)
+
+    def _release(self, key: str) -> None:
+        left = self._open.get(key, 0) - 1
+        if left > 0:
+            self._open[key] = left
+        else:
+            self._open.pop(key, None)
+
+
+class StreamLease:
+    """A held slot. `release()` is idempotent; `bind(obj)` releases when `obj` is collected,
+    for a response body that is dropped before it is ever iterated (its `finally` never runs).
+    """
+
+    def __init__(self, slots: StreamSlots, key: str) -> None:
+        self._slots: StreamSlots | None = slots
+        self._key = key
+
+    def release(self) -> None:
+        slots, self._slots = self._slots, None
+        if slots is not None:
+            slots._release(self._key)
+
+    def bind(self, owner: object) -> None:
+        weakref.finalize(owner, self.release)

@@ -15,6 +15,8 @@ from fastapi import Depends, Request
 from schemas import Network
 from service import kafka
 from service.alert_store import AlertStore
+from service.api.limits import StreamSlots, TokenBuckets
+from service.auth import TokenRegistry
 from service.errors import BrokerUnavailable
 from service.settings import Settings
 from service.station_board import StationBoard
@@ -89,6 +91,26 @@ class IngestCounters:
 
 
 @dataclass(slots=True)
+class Access:
+    """Who may call (the token registry) and how often (rate buckets, stream slots)."""
+
+    registry: TokenRegistry
+    token_rate: TokenBuckets
+    anonymous_rate: TokenBuckets
+    streams: StreamSlots
+
+    @classmethod
+    def build(cls, settings: Settings, registry: TokenRegistry) -> Access:
+        return cls(
+            registry=registry,
+            token_rate=TokenBuckets(settings.rate_limit_per_s, settings.rate_limit_burst),
+            anonymous_rate=TokenBuckets(settings.anon_rate_limit_per_s,
+                                        settings.anon_rate_limit_burst),
+            streams=StreamSlots(settings.max_streams_per_client),
+        )
+
+
+@dataclass(slots=True)
 class Runtime:
     settings: Settings
     network: Network
@@ -96,6 +118,7 @@ class Runtime:
     board: StationBoard
     views: TopicViews
     producer: ProducerLink
+    access: Access
     counters: IngestCounters = field(default_factory=IngestCounters)
     extra_probes: dict[str, ReadyProbe] = field(default_factory=dict)
 

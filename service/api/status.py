@@ -1,4 +1,4 @@
-"""Operator status and health probes."""
+"""Operator status (operator token) and health probes (open: orchestrators call them)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from service.api.runtime import RuntimeDep
+from service.api.security import AUTH_RESPONSES, OperatorDep
 
 router = APIRouter(tags=["status"])
 
@@ -32,10 +33,11 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
     return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
 
 
-@router.get("/v1/status")
-async def status(rt: RuntimeDep) -> dict[str, Any]:
+@router.get("/v1/status", responses=AUTH_RESPONSES)
+async def status(rt: RuntimeDep, _operator: OperatorDep) -> dict[str, Any]:
     """The whole network at a glance: each gauge's last reading and level, stale gauges,
-    and the counts of readings accepted, rejected and dead-lettered and alerts emitted."""
+    and the counts of readings accepted, rejected and dead-lettered and alerts emitted.
+    Needs an operator token."""
     now = datetime.now(UTC)
     stations = rt.board.snapshot(rt.store, now)
     return {

@@ -43,7 +43,7 @@ async def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_go_through
     ]
     items[10]["observed_at"] = items[0]["observed_at"]
     async with running_service(settings, network, with_worker=False) as svc:
-        response = await svc.client.post("/v1/readings", json={"readings": items})
+        response = await svc.gateway.post("/v1/readings", json={"readings": items})
         assert response.status_code == 207
         body = response.json()
         assert (body["accepted"], body["rejected"]) == (2, 9)
@@ -59,7 +59,7 @@ async def test_each_bad_item_is_rejected_with_its_reason_and_the_rest_go_through
         assert "JSON object" in reasons[7]
         assert "extra_field" in reasons[8]
         assert "duplicate" in reasons[10]
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         assert status["counts"]["readings_rejected_here"] == 9
 
         # the metres reading went to Kafka in cm
@@ -77,7 +77,7 @@ async def test_nan_and_infinity_are_rejected_per_item(
            + json.dumps(_item(observed_at=_at(10)))[:-1].rsplit('"value"', 1)[0]
            + '"value": Infinity, "unit": "cm"}]}')
     async with running_service(settings, network, with_worker=False) as svc:
-        response = await svc.client.post(
+        response = await svc.gateway.post(
             "/v1/readings", content=raw, headers={"content-type": "application/json"}
         )
         assert response.status_code == 422
@@ -91,7 +91,7 @@ async def test_malformed_bodies_and_oversize_batches_are_4xx(
 ) -> None:
     settings = broker_bootstrap_settings
     async with running_service(settings, network, with_worker=False) as svc:
-        post = svc.client.post
+        post = svc.gateway.post
         assert (await post("/v1/readings", content=b"{not json",
                            headers={"content-type": "application/json"})).status_code == 422
         assert (await post("/v1/readings", json={"readings": []})).status_code == 422
@@ -106,7 +106,7 @@ async def test_malformed_bodies_and_oversize_batches_are_4xx(
                               headers={"content-type": "application/json"})
         assert response.status_code == 413
         # nothing of the refused requests reached Kafka
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         assert status["counts"]["readings_accepted_here"] == 0
 
 
@@ -158,7 +158,7 @@ async def test_malformed_kafka_records_go_to_the_dlq_with_reason_and_original_by
             assert reason_part in headers["siaga-reason"].decode(), headers
             assert headers["siaga-source"].decode().startswith(settings.readings_topic + "/")
             assert record.key == b"katulampa"
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         assert status["counts"]["readings_dead_lettered"] == len(garbage)
         assert svc.worker is not None and svc.worker.stats.dead_lettered == len(garbage)
 

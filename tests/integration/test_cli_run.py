@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import signal
@@ -45,11 +46,21 @@ def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
+        printed = log_path.read_text()
+        gateway = re.search(r"export SIAGA_TOKEN=(\S+)", printed)
+        operator = re.search(r"export SIAGA_OPERATOR_TOKEN=(\S+)", printed)
+        assert gateway and operator, printed
         start = (datetime.now(UTC) - timedelta(hours=6)).replace(microsecond=0)
-        response = httpx.post(f"{base}/v1/readings", json={
-            "readings": series("katulampa", start, [60, 90, 160, 210, 120],
-                               step=timedelta(hours=1))}, timeout=10)
+        readings = {"readings": series("katulampa", start, [60, 90, 160, 210, 120],
+                                       step=timedelta(hours=1))}
+        refused = httpx.post(f"{base}/v1/readings", json=readings, timeout=10)
+        assert refused.status_code == 401
+        response = httpx.post(f"{base}/v1/readings", json=readings, timeout=10,
+                              headers={"Authorization": f"Bearer {gateway.group(1)}"})
         assert response.status_code == 200, response.text
+        status = httpx.get(f"{base}/v1/status", timeout=10,
+                           headers={"Authorization": f"Bearer {operator.group(1)}"})
+        assert status.status_code == 200
         alerts: list[dict[str, object]] = []
         deadline = time.monotonic() + 10
         while len(alerts) < 4 and time.monotonic() < deadline:
@@ -62,6 +73,8 @@ def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path
         code = process.wait(timeout=30)
     output = log_path.read_text()
     assert code == 0, output
+    # the demo tokens were printed once, for the user, and never logged
+    assert output.count(gateway.group(1)) == 1
     match = re.search(r"embedded broker pid (\d+) listening", output)
     assert match, output
     broker_pid = int(match.group(1))
@@ -72,3 +85,31 @@ def test_siaga_run_starts_everything_and_stops_cleanly_on_sigterm(tmp_path: Path
         pass
     else:
         raise AssertionError(f"embedded broker pid {broker_pid} still runs")
+
+
+def test_siaga_run_refuses_a_public_address_without_tokens() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    env.update({"SIAGA_HTTP_HOST": "0.0.0.0", "SIAGA_HTTP_PORT": str(free_port())})
+    done = subprocess.run([sys.executable, "-m", "service.cli", "run"], env=env,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode != 0
+    assert "refusing to serve on 0.0.0.0 without tokens" in done.stderr
+    assert "SIAGA_TOKENS_FILE" in done.stderr
+    assert "embedded broker" not in done.stderr  # refused before starting anything
+
+
+def test_token_mint_prints_the_token_once_and_a_line_holding_only_its_hash() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "service.cli", "token", "mint", "--kind", "gateway",
+         "--stations", "katulampa,depok", "--name", "bogor-gw"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    token = lines[1]
+    config = lines[3]
+    assert token.startswith("siaga_") and len(token) >= 40
+    assert done.stdout.count(token) == 1
+    assert config.startswith("bogor-gw gateway sha256:")
+    assert config.endswith("stations=katulampa,depok")
+    assert hashlib.sha256(token.encode()).hexdigest() in config

@@ -33,7 +33,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         for i, (value, level) in enumerate(expected):
             reading = level_reading("katulampa", start + timedelta(hours=i), value)
             posted = time.monotonic()
-            response = await svc.client.post("/v1/readings", json={"readings": [reading]})
+            response = await svc.gateway.post("/v1/readings", json={"readings": [reading]})
             assert response.status_code == 200, response.text
             assert response.json()["accepted"] == 1
             if level is None:
@@ -70,7 +70,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         assert older.json()["next_cursor"] is None
         assert (await svc.client.get("/v1/alerts", params={"limit": 10_001})).status_code == 422
 
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         katulampa = next(s for s in status["stations"] if s["station_id"] == "katulampa")
         assert katulampa["last_value"] == 120.0
         assert katulampa["level"] == 3
@@ -86,7 +86,7 @@ async def test_return_to_normal_cancels_the_episode(settings: Settings, network:
     settings = settings.model_copy(update={"min_dwell_s": 0.0})
     readings = series("depok", _recent(), [150, 280, 180], step=timedelta(hours=1))
     async with running_service(settings, network) as svc:
-        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        response = await svc.gateway.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
         alerts = list(reversed(await svc.wait_for_alerts(2, station_id="depok")))
         assert [(a["level"], a["msg_type"]) for a in alerts] == [(2, "alert"), (4, "cancel")]
@@ -121,7 +121,7 @@ async def test_sse_stream_delivers_alerts_of_its_region_only(
             level_reading("pesanggrahan", start, 160),
             level_reading("pesanggrahan", start + timedelta(hours=1), 260),
         ]
-        response = await svc.client.post("/v1/readings", json={"readings": readings})
+        response = await svc.gateway.post("/v1/readings", json={"readings": readings})
         assert response.status_code == 200
         await asyncio.wait_for(listener, 10)
         alerts = [decode(e) for e in received]
@@ -138,7 +138,7 @@ async def test_sse_sends_heartbeats_and_resumes_after_last_event_id(
     readings = series("krukut-hulu", _recent(), [100, 160, 260, 310],
                       step=timedelta(hours=1))
     async with running_service(settings, network) as svc:
-        await svc.client.post("/v1/readings", json={"readings": readings})
+        await svc.gateway.post("/v1/readings", json={"readings": readings})
         alerts = list(reversed(await svc.wait_for_alerts(3, station_id="krukut-hulu")))
         text = ""
         async with svc.client.stream(
@@ -166,7 +166,7 @@ async def test_a_silent_gauge_goes_stale_by_the_wall_clock_when_live(
     async with running_service(settings, network) as svc:
         # Depok at Siaga 1 should report every 5 min; its last word is 20 min old
         reading = level_reading("depok", datetime.now(UTC) - timedelta(minutes=20), 360)
-        assert (await svc.client.post("/v1/readings", json={"readings": [reading]})
+        assert (await svc.gateway.post("/v1/readings", json={"readings": [reading]})
                 ).status_code == 200
         alerts = await svc.wait_for_alerts(1, station_id="depok", kind="sensor")
         stale = alerts[0]
@@ -174,13 +174,13 @@ async def test_a_silent_gauge_goes_stale_by_the_wall_clock_when_live(
         # its time is the deadline (last reading + 2 × 5 min), not when it was noticed
         assert datetime.fromisoformat(stale["observed_at"]) == datetime.fromisoformat(
             reading["observed_at"]) + timedelta(minutes=10)
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         depok = next(s for s in status["stations"] if s["station_id"] == "depok")
         assert (depok["level"], depok["stale"], depok["sensor_fault"]) == (1, True, "stale")
         assert depok["certainty"] == "likely"
         # a fresh reading ends it, and the level was never cleared
         fresh = level_reading("depok", datetime.now(UTC) - timedelta(seconds=5), 358)
-        await svc.client.post("/v1/readings", json={"readings": [fresh]})
+        await svc.gateway.post("/v1/readings", json={"readings": [fresh]})
         alerts = await svc.wait_for_alerts(2, station_id="depok", kind="sensor")
         assert alerts[0]["msg_type"] == "cancel" and alerts[0]["references"] == [stale["id"]]
         observed = (await svc.client.get("/v1/alerts", params={"station_id": "depok",

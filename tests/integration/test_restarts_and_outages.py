@@ -23,7 +23,7 @@ async def test_a_restarted_api_still_answers_for_earlier_alerts(
 ) -> None:
     readings = series("pesanggrahan", _start(), [100, 160, 260, 360], step=HOUR)
     async with running_service(settings, network) as svc:
-        await svc.client.post("/v1/readings", json={"readings": readings})
+        await svc.gateway.post("/v1/readings", json={"readings": readings})
         before = await svc.wait_for_alerts(3, station_id="pesanggrahan")
     async with running_service(settings, network, with_worker=False) as svc:
         after = (await svc.client.get("/v1/alerts", params={"station_id": "pesanggrahan"})
@@ -31,7 +31,7 @@ async def test_a_restarted_api_still_answers_for_earlier_alerts(
         assert after == before
         one = await svc.client.get(f"/v1/alerts/{before[0]['id']}")
         assert one.json() == before[0]
-        status = (await svc.client.get("/v1/status")).json()
+        status = (await svc.operator.get("/v1/status")).json()
         row = next(s for s in status["stations"] if s["station_id"] == "pesanggrahan")
         assert (row["level"], row["last_value"]) == (1, 360.0)
 
@@ -43,10 +43,10 @@ async def test_a_restarted_worker_grades_on_from_the_issued_alerts(
     first = series("angke-hulu", start, [100, 160, 260], step=HOUR)
     second = series("angke-hulu", start + 3 * HOUR, [270, 310, 200, 195], step=HOUR)
     async with running_service(settings, network) as svc:
-        await svc.client.post("/v1/readings", json={"readings": first})
+        await svc.gateway.post("/v1/readings", json={"readings": first})
         await svc.wait_for_alerts(2, station_id="angke-hulu")
     async with running_service(settings, network) as svc:
-        await svc.client.post("/v1/readings", json={"readings": second})
+        await svc.gateway.post("/v1/readings", json={"readings": second})
         alerts = list(reversed(await svc.wait_for_alerts(4, station_id="angke-hulu")))
         # 270 stays Siaga 2 (no repeat alert), 310 → Siaga 1, 200 then 195 an hour
         # later → Siaga 3 (the restored level keeps its hysteresis)
@@ -55,8 +55,8 @@ async def test_a_restarted_worker_grades_on_from_the_issued_alerts(
         ]
         assert alerts[2]["references"] == [alerts[1]["id"]]
         # the same readings again (a gateway retrying) add nothing
-        await svc.client.post("/v1/readings", json={"readings": first + second})
-        await svc.client.post("/v1/readings", json={"readings": series(
+        await svc.gateway.post("/v1/readings", json={"readings": first + second})
+        await svc.gateway.post("/v1/readings", json={"readings": series(
             "angke-hulu", start + 7 * HOUR, [205])})
         assert svc.worker is not None
         for _ in range(200):
@@ -77,11 +77,11 @@ async def test_broker_unreachable_gives_503_with_retry_after_and_nothing_is_clai
         settings = make_settings(own.bootstrap, ingest_timeout_s=2.0,
                                  kafka_request_timeout_ms=1_500)
         async with running_service(settings, network, with_worker=False) as svc:
-            ok = await svc.client.post("/v1/readings", json={
+            ok = await svc.gateway.post("/v1/readings", json={
                 "readings": series("sunter-hulu", _start(), [100])})
             assert ok.status_code == 200
             own.kill()
-            response = await svc.client.post("/v1/readings", json={
+            response = await svc.gateway.post("/v1/readings", json={
                 "readings": series("sunter-hulu", _start() + timedelta(hours=1), [150, 210])})
             assert response.status_code == 503
             assert response.headers["Retry-After"] == str(settings.retry_after_s)
