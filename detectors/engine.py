@@ -82,7 +82,7 @@ class DetectorEngine:
                 self._levels(rows[~rain], stations, t, values, verdict)
             if rain.any():
                 self._rain(rows[rain], stations, t, values, interval_s, verdict)
-        self._stale_by_group(np.unique(self.groups[stations]), verdict)
+        self._stale_by_group(self.groups[stations], t, verdict)
         verdict.events.sort(key=lambda e: (e.t, e.station, _KIND_RANK[e.kind]))
         return verdict
 
@@ -124,11 +124,12 @@ class DetectorEngine:
         verdict.events.sort(key=lambda e: (e.t, e.station, _KIND_RANK[e.kind]))
         return verdict
 
-    def _stale_by_group(self, groups: I64, verdict: BatchVerdict) -> None:
-        """After a batch: judge the stations of its groups by each group's newest time."""
-        candidates = np.flatnonzero(np.isin(self.groups, groups))
+    def _stale_by_group(self, batch_groups: I64, batch_t: F64, verdict: BatchVerdict) -> None:
+        """After a batch: judge the stations of its groups by the batch's newest time in
+        each group — the stream's own times, so a replay judges exactly as it went live."""
         newest = np.full(int(self.groups.max()) + 1, np.nan)
-        np.fmax.at(newest, self.groups[candidates], self.state["last_t"][candidates])
+        np.fmax.at(newest, batch_groups, batch_t)
+        candidates = np.flatnonzero(~np.isnan(newest[self.groups]))
         self._declare_stale(candidates, newest[self.groups[candidates]], verdict)
 
     def _declare_stale(self, candidates: I64, reference: F64, verdict: BatchVerdict) -> None:

@@ -81,7 +81,7 @@ async def ensure_topics(settings: Settings) -> None:
         NewTopic(settings.dlq_topic, settings.readings_partitions, rf),
         NewTopic(settings.station_events_topic, settings.readings_partitions, rf),
         NewTopic(settings.alerts_topic, settings.alerts_partitions, rf),
-        NewTopic(settings.topic("state"), settings.readings_partitions, rf,
+        NewTopic(settings.state_topic, settings.readings_partitions, rf,
                  topic_configs={"cleanup.policy": "compact"}),
         NewTopic(settings.topic("subscriptions"), 1, rf,
                  topic_configs={"cleanup.policy": "compact"}),

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+from aiokafka.partitioner import murmur2
 
 from detectors import BatchVerdict, DetectorEngine, DetectorSettings, StationTable
 from schemas import Alert, Network, Reading
@@ -105,6 +106,17 @@ class Pipeline:
             alerts=alerts_for_events(verdict.events, self.network, self.table, issued_at=now),
             verdicts=[verdict],
         )
+
+    def changed_stations(self, result: BatchResult) -> set[int]:
+        """Indexes of the stations whose state this (not yet adopted) batch changed."""
+        return {int(i) for v in result.verdicts for rows, _ in v.undo for i in rows.tolist()}
+
+    def station_partitions(self, partitions: int) -> None:
+        """Group stations by the Kafka partition their key hashes to (murmur2, as every
+        Kafka client's default partitioner does), for staleness by event time."""
+        groups = np.array([(murmur2(s.encode()) & 0x7FFFFFFF) % partitions
+                           for s in self.table.ids], dtype=np.int64)
+        self.engine.set_groups(groups)
 
     def adopt(self, result: BatchResult) -> None:
         """The batch's outputs are written: its state changes stand."""

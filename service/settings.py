@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     worker_group: str = "siaga-detectors"
+    # how often the worker writes changed station states to `siaga.state` and commits;
+    # a crash re-reads at most this much input (re-emitting the same alert ids)
+    checkpoint_interval_s: float = Field(default=1.0, ge=0)
+    # restore detector state from `siaga.state` on assignment; off = grade from scratch
+    # (a replay with a fresh consumer group then re-derives every alert)
+    restore_state: bool = True
     # The service's own Kafka credentials (SASL). Unset = plaintext without
     # authentication, as the embedded broker wants; see docker-compose.yml.
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] | None = (
@@ -109,6 +115,10 @@ class Settings(BaseSettings):
     @property
     def alerts_topic(self) -> str:
         return self.topic("alerts")
+
+    @property
+    def state_topic(self) -> str:
+        return self.topic("state")
 
     @property
     def station_events_topic(self) -> str:

@@ -1,11 +1,18 @@
-"""The detector worker: `siaga.readings` in, dead letters and alerts out.
+"""The detector worker: `siaga.readings` in; dead letters, alerts and state out.
 
 One consumer in the group `SIAGA_WORKER_GROUP`; partitions are keyed by
 station, so a station's readings stay in order on one worker. Per batch:
 fetch → pipeline → produce alerts and dead letters → wait for the broker's
-acks → adopt the new state → commit offsets. A crash anywhere before the
-commit means the batch is read again and, because alert ids are derived
-from content, re-emits the same ids (at-least-once, deterministic ids).
+acks → adopt the new state. At most every `SIAGA_CHECKPOINT_INTERVAL_S`
+(and before partitions are given up, and at stop) the states the batches
+changed go to the compacted `siaga.state`, and only once those are
+acknowledged are the input offsets committed.
+
+A crash anywhere means the input since the last commit is read again, on the
+state of the last checkpoint; alert ids are derived from content, so the same
+ids come out again and the API (and every subscriber) keeps each id once.
+Transactions would make the three writes atomic on Apache Kafka, but the
+embedded broker has none, and deterministic ids make them unnecessary.
 
 `run(burst=True)` returns once the worker has caught up with the topic, which
 makes integration tests deterministic (arq's burst mode).
@@ -18,17 +25,19 @@ import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
+from detectors import export_station, import_station
+from detectors.state import new_state
 from schemas import Network
-from service import kafka
+from service import checkpoint, kafka
 from service.auth import TokenRegistry
 from service.pipeline import BatchResult, DeadLetter, InputRecord, Pipeline, build_pipeline
 from service.restore import levels_from_alerts
@@ -51,18 +60,25 @@ class WorkerStats:
     alerts: int = 0
     batches: int = 0
     errors: int = 0
-    last_commit_monotonic: float | None = None
+    checkpoints: int = 0
+    states_written: int = 0
+    restored_states: int = 0
+    last_checkpoint_monotonic: float | None = None
+    started_monotonic: float = field(default_factory=time.monotonic)
+    committed: dict[str, int] = field(default_factory=dict)  # "topic/partition" → offset
 
 
-class _Restorer(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, on_assigned: Callable[[], Awaitable[None]]) -> None:
-        self._on_assigned = on_assigned
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, revoked: Callable[[], Awaitable[None]],
+                 assigned: Callable[[], Awaitable[None]]) -> None:
+        self._revoked = revoked
+        self._assigned = assigned
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
-        return None
+        await self._revoked()
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._on_assigned()
+        await self._assigned()
 
 
 class DetectorWorker:
@@ -90,10 +106,17 @@ class DetectorWorker:
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         self._running: asyncio.Task[None] | None = None
+        # processing and rebalancing never interleave (aiokafka's own advice)
+        self._lock = asyncio.Lock()
+        self._pending: dict[TopicPartition, int] = {}  # published, not yet committed
+        self._dirty: set[int] = set()  # stations changed since the last checkpoint
+        self._healthy = True
 
     @property
     def ready(self) -> bool:
-        return self._consumer is not None and bool(self._consumer.assignment())
+        """Assigned partitions and no broker trouble in the last batch."""
+        return self._healthy and self._consumer is not None and bool(
+            self._consumer.assignment())
 
     async def start(self) -> None:
         if self._consumer is not None:
@@ -104,15 +127,21 @@ class DetectorWorker:
             self.settings, group_id=self.settings.worker_group, max_poll_records=1_000
         )
         self._consumer.subscribe(
-            [self.settings.readings_topic], listener=_Restorer(self._restore)
+            [self.settings.readings_topic], listener=_Rebalance(self._revoked, self._assigned)
         )
         await self._consumer.start()
 
     async def stop(self) -> None:
-        """Finish the batch in hand, leave the group, close. Safe to call twice."""
+        """Finish the batch in hand, checkpoint, commit, leave the group. Safe twice."""
         self._stopping.set()
         if self._running is not None and self._running is not asyncio.current_task():
             await asyncio.gather(self._running, return_exceptions=True)
+        if self._consumer is not None and self._producer is not None:
+            try:
+                async with self._lock:
+                    await self._checkpoint()
+            except KafkaError as exc:
+                log.warning("final checkpoint failed (%s); the next owner re-reads", exc)
         consumer, self._consumer = self._consumer, None
         producer, self._producer = self._producer, None
         if consumer is not None:
@@ -144,11 +173,13 @@ class DetectorWorker:
                     done = await self._step(burst)
                 except KafkaError as exc:
                     self.stats.errors += 1
+                    self._healthy = False
                     log.warning("batch failed (%s); retrying in %.1f s", exc, backoff)
                     await self._rewind()
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
+                self._healthy = True
                 backoff = 0.5
                 if done:
                     return
@@ -160,49 +191,123 @@ class DetectorWorker:
         if consumer is None:
             return True
         batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
-        if not batch:
-            assigned = list(consumer.assignment())
-            idle = bool(assigned) and await kafka.caught_up(consumer, assigned)
-            if idle and self.settings.stale_wall_clock:
-                await self._tick()
-            return burst and idle
-        records: list[InputRecord] = []
-        out_of_scope: list[DeadLetter] = []
-        for tp in sorted(batch, key=lambda t: t.partition):
-            for r in batch[tp]:
-                record = InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
-                # before the pipeline: it sees values only, the gateway is in a header
-                reason = scope_violation(r.headers, r.value, self.registry)
-                if reason is None:
-                    records.append(record)
-                else:
-                    out_of_scope.append(DeadLetter(record, reason))
-        result = self.pipeline.process(records, now=self.clock())
-        result.dead_letters.extend(out_of_scope)
-        try:
-            await self._publish(result)
-        except BaseException:
-            self.pipeline.rollback(result)
-            raise
-        self.pipeline.adopt(result)
-        await consumer.commit(
-            {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in batch.items()}
-        )
-        self._count(result)
-        return False
+        async with self._lock:
+            if not batch:
+                assigned = list(consumer.assignment())
+                idle = bool(assigned) and await kafka.caught_up(consumer, assigned)
+                if idle and self.settings.stale_wall_clock:
+                    await self._tick(assigned)
+                if idle or self._checkpoint_due():
+                    await self._checkpoint()
+                return burst and idle
+            records: list[InputRecord] = []
+            out_of_scope: list[DeadLetter] = []
+            for tp in sorted(batch, key=lambda t: t.partition):
+                for r in batch[tp]:
+                    record = InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
+                    # before the pipeline: it sees values only, the gateway is in a header
+                    reason = scope_violation(r.headers, r.value, self.registry)
+                    if reason is None:
+                        records.append(record)
+                    else:
+                        out_of_scope.append(DeadLetter(record, reason))
+            result = self.pipeline.process(records, now=self.clock())
+            result.dead_letters.extend(out_of_scope)
+            await self._publish_and_adopt(result)
+            for tp, recs in batch.items():
+                self._pending[tp] = recs[-1].offset + 1
+            self._count(result)
+            if self._checkpoint_due():
+                await self._checkpoint()
+            return False
 
-    async def _tick(self) -> None:
-        """Caught up: judge silent gauges by the wall clock (live staleness)."""
-        result = self.pipeline.tick(self.clock())
-        if not result.alerts:
-            return
+    async def _tick(self, assigned: list[TopicPartition]) -> None:
+        """Caught up: judge this worker's silent gauges by the wall clock."""
+        result = self.pipeline.tick(self.clock(), [tp.partition for tp in assigned])
+        if result.alerts:
+            await self._publish_and_adopt(result)
+            self.stats.alerts += len(result.alerts)
+
+    async def _publish_and_adopt(self, result: BatchResult) -> None:
+        changed = self.pipeline.changed_stations(result)
         try:
             await self._publish(result)
         except BaseException:
             self.pipeline.rollback(result)
             raise
         self.pipeline.adopt(result)
-        self.stats.alerts += len(result.alerts)
+        self._dirty |= changed
+
+    def _checkpoint_due(self) -> bool:
+        last = self.stats.last_checkpoint_monotonic or self.stats.started_monotonic
+        return time.monotonic() - last >= self.settings.checkpoint_interval_s
+
+    async def _checkpoint(self) -> None:
+        """Changed states to the changelog, acknowledged; then commit the offsets."""
+        consumer, producer = self._consumer, self._producer
+        if consumer is None or producer is None or not (self._pending or self._dirty):
+            return
+        futures: list[asyncio.Future[Any]] = []
+        groups = self.pipeline.engine.groups
+        topic = self.settings.readings_topic
+        for index in sorted(self._dirty):
+            station_id = self.pipeline.table.ids[index]
+            partition = int(groups[index])
+            offset = self._pending.get(TopicPartition(topic, partition), -1)
+            value = checkpoint.encode(checkpoint.Checkpoint(
+                station_id, export_station(self.pipeline.engine.state, index), partition, offset))
+            futures.append(await producer.send(self.settings.state_topic, value,
+                                               key=station_id.encode()))
+        if futures:
+            await asyncio.gather(*futures)
+        mine = consumer.assignment()
+        offsets = {tp: OffsetAndMetadata(o, "") for tp, o in self._pending.items() if tp in mine}
+        if offsets:
+            await consumer.commit(offsets)
+        for tp, offset in offsets.items():
+            self.stats.committed[f"{tp.topic}/{tp.partition}"] = offset.offset
+        self.stats.states_written += len(futures)
+        self.stats.checkpoints += 1
+        self.stats.last_checkpoint_monotonic = time.monotonic()
+        self._pending.clear()
+        self._dirty.clear()
+
+    async def _revoked(self) -> None:
+        """Before partitions go to another worker: hand over the state through the log."""
+        async with self._lock:
+            try:
+                await self._checkpoint()
+            except KafkaError as exc:
+                # the new owner re-reads from the last commit: same ids, nothing lost
+                log.warning("checkpoint before rebalance failed (%s)", exc)
+                self._pending.clear()
+                self._dirty.clear()
+
+    async def _assigned(self) -> None:
+        """Before the first record of new partitions: restore every station's state."""
+        async with self._lock:
+            consumer = self._consumer
+            if consumer is not None:
+                parts = consumer.partitions_for_topic(self.settings.readings_topic)
+                self.pipeline.station_partitions(len(parts) if parts else 1)
+            await self._restore()
+
+    async def _restore(self) -> None:
+        engine = self.pipeline.engine
+        engine.state[:] = new_state(len(engine.table))
+        # alerts first (a deployment older than the changelog), the changelog wins
+        self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
+        if not self.settings.restore_state:
+            return
+        restored = 0
+        for station_id, saved in (await checkpoint.read_changelog(self.settings)).items():
+            index = self.pipeline.table.index.get(station_id)
+            if index is not None:
+                import_station(engine.state, index, saved.state)
+                restored += 1
+        self.stats.restored_states = restored
+        log.info("restored the state of %d stations from %s", restored,
+                 self.settings.state_topic)
 
     async def _publish(self, result: BatchResult) -> None:
         producer = self._producer
@@ -225,17 +330,20 @@ class DetectorWorker:
                     key=alert.region_id.encode(),
                 )
             )
-            log.info("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
-                     alert.region_id)
+            log.debug("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
+                      alert.region_id)
         if futures:
             await asyncio.gather(*futures)
 
     async def _rewind(self) -> None:
-        """Go back to the last committed offsets so an unacknowledged batch is read again."""
+        """Back to the last position whose outputs are acknowledged, to read on from there."""
         consumer = self._consumer
         if consumer is None:
             return
         for tp in consumer.assignment():
+            if tp in self._pending:
+                consumer.seek(tp, self._pending[tp])
+                continue
             try:
                 committed = await consumer.committed(tp)
             except KafkaError:
@@ -245,16 +353,12 @@ class DetectorWorker:
             else:
                 consumer.seek(tp, committed)
 
-    async def _restore(self) -> None:
-        self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
-
     def _count(self, result: BatchResult) -> None:
         self.stats.readings += len(result.readings)
         self.stats.dead_lettered += len(result.dead_letters)
         self.stats.suspect += len(result.suspect)
         self.stats.alerts += len(result.alerts)
         self.stats.batches += 1
-        self.stats.last_commit_monotonic = time.monotonic()
 
 
 def dead_letter_record(dead: DeadLetter, max_value_bytes: int

@@ -1,0 +1,87 @@
+"""Detector state in the compacted changelog `siaga.state`, keyed by station.
+
+Each record is one station's state (the fixed-size numpy record of
+`detectors.state`) with the input position it reflects. A worker writes the
+states a batch changed after the batch's alerts are acknowledged and before it
+commits the offsets; on start and on every partition assignment it reads the
+changelog to the end (last value wins: the embedded broker does not compact)
+and restores every station from it before it processes a record.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from detectors.state import STATE_DTYPE
+from service import kafka
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# a checkpoint written by another state layout must never be loaded into this one
+LAYOUT = hashlib.sha256(repr(STATE_DTYPE.descr).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    station_id: str
+    state: bytes
+    partition: int
+    offset: int  # the next offset to read on `partition` when this state was taken
+
+
+def encode(checkpoint: Checkpoint) -> bytes:
+    return json.dumps({
+        "v": 1,
+        "layout": LAYOUT,
+        "station_id": checkpoint.station_id,
+        "partition": checkpoint.partition,
+        "offset": checkpoint.offset,
+        "state": base64.b64encode(checkpoint.state).decode(),
+    }).encode()
+
+
+def decode(value: bytes | None) -> Checkpoint | None:
+    """A checkpoint, or None for a tombstone, another layout or an unreadable record."""
+    if value is None:
+        return None
+    try:
+        data = json.loads(value)
+        if data.get("layout") != LAYOUT:
+            return None
+        return Checkpoint(str(data["station_id"]), base64.b64decode(data["state"]),
+                          int(data["partition"]), int(data["offset"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+async def read_changelog(settings: Settings) -> dict[str, Checkpoint]:
+    """The newest checkpoint of every station, read to the high watermark."""
+    client = kafka.consumer(settings, group_id=None, max_poll_records=5_000)
+    await client.start()
+    latest: dict[str, Checkpoint] = {}
+    skipped = 0
+    try:
+        tps = await kafka.partitions_of(client, settings.state_topic)
+        client.assign(tps)
+        await client.seek_to_beginning(*tps)
+        while True:
+            batch = await client.getmany(timeout_ms=200, max_records=5_000)
+            for records in batch.values():
+                for record in records:
+                    checkpoint = decode(record.value)
+                    if checkpoint is None:
+                        skipped += 1
+                    else:
+                        latest[checkpoint.station_id] = checkpoint
+            if not batch and await kafka.caught_up(client, tps):
+                break
+    finally:
+        await client.stop()
+    if skipped:
+        log.warning("skipped %d unreadable or foreign-layout checkpoints", skipped)
+    return latest
