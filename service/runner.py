@@ -105,12 +105,22 @@ async def run_roles(settings: Settings, roles: set[Role]) -> None:
 
 
 async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
-    await _ensure_topics_with_retry(settings)
+    # signals first: a SIGTERM while starting up must still mean a clean stop
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    try:
+        await _ensure_topics_with_retry(settings)
+        if not stop.is_set():
+            await _serve(settings, network, roles, stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
 
+
+async def _serve(settings: Settings, network: Network, roles: set[Role],
+                 stop: asyncio.Event) -> None:
     worker = DetectorWorker(settings, network) if "worker" in roles else None
     server: _EmbeddedServer | None = None
     tasks: list[asyncio.Task[None]] = []
@@ -138,8 +148,6 @@ async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
             await worker.stop()
         stopper.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(
                 result, asyncio.CancelledError

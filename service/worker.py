@@ -295,10 +295,10 @@ class DetectorWorker:
     async def _restore(self) -> None:
         engine = self.pipeline.engine
         engine.state[:] = new_state(len(engine.table))
+        if not self.settings.restore_state:
+            return  # a replay from scratch: grade everything anew
         # alerts first (a deployment older than the changelog), the changelog wins
         self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
-        if not self.settings.restore_state:
-            return
         restored = 0
         for station_id, saved in (await checkpoint.read_changelog(self.settings)).items():
             index = self.pipeline.table.index.get(station_id)
