@@ -39,6 +39,10 @@ class TopicViews:
         self.loaded = asyncio.Event()  # set once the views have caught up after start
         self.connected = False
         self._positions: dict[TopicPartition, int] = {}
+        # high watermark of each readings partition, from fetch responses (not
+        # end_offsets(), which counts batches on the embedded broker)
+        self.readings_highwater: dict[int, int] = {}
+        self.last_checkpoint_ms: int | None = None  # newest record time on the changelog
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -70,7 +74,7 @@ class TopicViews:
 
     async def _follow(self, client: AIOKafkaConsumer) -> None:
         topics = [self.settings.alerts_topic, self.settings.readings_topic,
-                  self.settings.dlq_topic]
+                  self.settings.dlq_topic, self.settings.state_topic]
         tps: list[TopicPartition] = []
         for topic in topics:
             tps.extend(await kafka.partitions_of(client, topic))
@@ -84,9 +88,17 @@ class TopicViews:
         while True:
             batch = await client.getmany(timeout_ms=200)
             for tp, records in batch.items():
-                for record in records:
-                    self._apply(tp.topic, record.value)
+                if tp.topic == self.settings.state_topic:
+                    newest = max(r.timestamp for r in records)
+                    self.last_checkpoint_ms = max(self.last_checkpoint_ms or 0, newest)
+                else:
+                    for record in records:
+                        self._apply(tp.topic, record.value)
                 self._positions[tp] = records[-1].offset + 1
+            for tp in tps:
+                high = client.highwater(tp)
+                if tp.topic == self.settings.readings_topic and high is not None:
+                    self.readings_highwater[tp.partition] = high
             if not batch and not self.loaded.is_set() and await kafka.caught_up(client, tps):
                 self.loaded.set()
                 log.info("views loaded: %d alerts, %d readings", len(self.store),

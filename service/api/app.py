@@ -17,6 +17,7 @@ from service.api import alerts, readings, status, whoami
 from service.api.limits import BodyLimit
 from service.api.runtime import Access, ProducerLink, ReadyProbe, Runtime
 from service.auth import TokenRegistry
+from service.group_monitor import GroupMonitor
 from service.network_file import load_network
 from service.settings import Settings
 from service.station_board import StationBoard
@@ -49,15 +50,19 @@ def create_app(
         board = StationBoard(net)
         views = TopicViews(cfg, net, store, board)
         producer = ProducerLink(cfg)
+        group = GroupMonitor(cfg)
         app.state.runtime = Runtime(
             settings=cfg, network=net, store=store, board=board, views=views,
-            producer=producer, access=Access.build(cfg, tokens), extra_probes=dict(probes or {}),
+            producer=producer, group=group, access=Access.build(cfg, tokens),
+            extra_probes=dict(probes or {}),
         )
         await producer.start()
         await views.start()
+        await group.start()
         try:
             yield
         finally:
+            await group.stop()
             await views.stop()
             await producer.stop()
 

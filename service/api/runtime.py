@@ -18,6 +18,7 @@ from service.alert_store import AlertStore
 from service.api.limits import StreamSlots, TokenBuckets
 from service.auth import TokenRegistry
 from service.errors import BrokerUnavailable
+from service.group_monitor import GroupMonitor
 from service.settings import Settings
 from service.station_board import StationBoard
 from service.topic_views import TopicViews
@@ -118,6 +119,7 @@ class Runtime:
     board: StationBoard
     views: TopicViews
     producer: ProducerLink
+    group: GroupMonitor
     access: Access
     counters: IngestCounters = field(default_factory=IngestCounters)
     extra_probes: dict[str, ReadyProbe] = field(default_factory=dict)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from service.api.runtime import RuntimeDep
+from service.api.runtime import Runtime, RuntimeDep
 from service.api.security import AUTH_RESPONSES, OperatorDep
 
 router = APIRouter(tags=["status"])
@@ -56,4 +57,24 @@ async def status(rt: RuntimeDep, _operator: OperatorDep) -> dict[str, Any]:
             "alert_duplicates_dropped": rt.store.duplicates_dropped,
             "live_subscribers": rt.store.subscriber_count,
         },
+        "workers": _workers(rt),
+    }
+
+
+def _workers(rt: Runtime) -> dict[str, Any]:
+    """The detector workers' group as Kafka records it, from any API replica."""
+    group, views = rt.group, rt.views
+    lag = group.lag(views.readings_highwater)
+    checkpoint_ms = views.last_checkpoint_ms
+    return {
+        "group": rt.settings.worker_group,
+        "partitions": [
+            {"partition": p, "high_watermark": views.readings_highwater[p],
+             "committed": group.committed.get(p), "lag": lag[p]}
+            for p in sorted(views.readings_highwater)
+        ],
+        "total_lag": sum(lag.values()),
+        "readings_per_s": None if group.rate_per_s is None else round(group.rate_per_s, 1),
+        "seconds_since_checkpoint": None if checkpoint_ms is None else round(
+            time.time() - checkpoint_ms / 1000, 1),
     }

@@ -235,3 +235,33 @@ async def test_a_replay_from_scratch_gives_the_same_ids_and_nobody_sees_them_twi
         assert {a["id"] for a in again["alerts"]} == {a["id"] for a in first["alerts"]}
         assert again["count"] == first["count"]
         assert status["counts"]["alert_duplicates_dropped"] == first["count"]
+
+
+async def test_status_shows_lag_committed_offsets_rate_and_checkpoint_age(
+    broker: EmbeddedBroker, network: Network
+) -> None:
+    readings = flood(network)[:3_000]
+    settings = make_settings(broker.bootstrap)
+    await kafka.ensure_topics(settings)
+    async with running_service(settings, network, with_worker=False) as svc:
+        await produce(settings, readings)
+        # no worker yet: everything is lag, nothing committed
+        for _ in range(100):
+            workers = (await svc.operator.get("/v1/status")).json()["workers"]
+            if sum(p["high_watermark"] for p in workers["partitions"]) == len(readings):
+                break
+            await asyncio.sleep(0.1)
+        assert workers["total_lag"] == len(readings)
+        assert all(p["committed"] is None for p in workers["partitions"])
+        async with DetectorWorker(settings, network) as worker:
+            await worker.run(burst=True)
+        for _ in range(100):
+            workers = (await svc.operator.get("/v1/status")).json()["workers"]
+            if workers["total_lag"] == 0 and workers["seconds_since_checkpoint"] is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert workers["group"] == settings.worker_group
+        assert workers["total_lag"] == 0
+        assert sum(p["committed"] for p in workers["partitions"]) == len(readings)
+        assert 0 <= workers["seconds_since_checkpoint"] < 30
+        assert workers["readings_per_s"] is not None and workers["readings_per_s"] >= 0
