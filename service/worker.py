@@ -2,15 +2,18 @@
 
 One consumer in the group `SIAGA_WORKER_GROUP`; partitions are keyed by
 station, so a station's readings stay in order on one worker. Per batch:
-fetch → pipeline → produce alerts and dead letters → wait for the broker's
-acks → adopt the new state. At most every `SIAGA_CHECKPOINT_INTERVAL_S`
-(and before partitions are given up, and at stop) the states the batches
-changed go to the compacted `siaga.state`, and only once those are
-acknowledged are the input offsets committed.
+fetch → pipeline → hand alerts and dead letters to the producer (batched,
+not awaited one batch at a time) → adopt the new state. At most every
+`SIAGA_CHECKPOINT_INTERVAL_S` (and before partitions are given up, and at
+stop) the worker waits for every output to be acknowledged, then writes the
+states the batches changed to the compacted `siaga.state`, and only once
+those are acknowledged commits the input offsets.
 
 A crash anywhere means the input since the last commit is read again, on the
 state of the last checkpoint; alert ids are derived from content, so the same
-ids come out again and the API (and every subscriber) keeps each id once.
+ids come out again and the API (and every subscriber) keeps each id once. A
+failed write is handled the same way without a restart: the worker restores
+the last checkpoint and reads on from the last commit.
 Transactions would make the three writes atomic on Apache Kafka, but the
 embedded broker has none, and deterministic ids make them unnecessary.
 
@@ -47,6 +50,9 @@ from service.stages.scope import scope_violation
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+# outputs awaiting acks before the worker stops to checkpoint: bounds memory when the
+# broker is slow (backpressure), alongside the producer's own bounded buffer
+MAX_INFLIGHT = 50_000
 # A dead letter must always be writable, or one record would stall its partition.
 MAX_DLQ_KEY_BYTES = 1024
 MAX_REASON_BYTES = 4096
@@ -108,8 +114,9 @@ class DetectorWorker:
         self._running: asyncio.Task[None] | None = None
         # processing and rebalancing never interleave (aiokafka's own advice)
         self._lock = asyncio.Lock()
-        self._pending: dict[TopicPartition, int] = {}  # published, not yet committed
+        self._pending: dict[TopicPartition, int] = {}  # processed, not yet committed
         self._dirty: set[int] = set()  # stations changed since the last checkpoint
+        self._inflight: list[asyncio.Future[Any]] = []  # outputs not yet acknowledged
         self._healthy = True
 
     @property
@@ -175,8 +182,12 @@ class DetectorWorker:
                     self.stats.errors += 1
                     self._healthy = False
                     log.warning("batch failed (%s); retrying in %.1f s", exc, backoff)
-                    await self._rewind()
                     await asyncio.sleep(backoff)
+                    try:
+                        async with self._lock:
+                            await self._recover()
+                    except KafkaError as again:
+                        log.warning("recovery failed too (%s); trying again", again)
                     backoff = min(backoff * 2, MAX_BACKOFF_S)
                     continue
                 self._healthy = True
@@ -217,7 +228,7 @@ class DetectorWorker:
             for tp, recs in batch.items():
                 self._pending[tp] = recs[-1].offset + 1
             self._count(result)
-            if self._checkpoint_due():
+            if self._checkpoint_due() or len(self._inflight) > MAX_INFLIGHT:
                 await self._checkpoint()
             return False
 
@@ -229,14 +240,10 @@ class DetectorWorker:
             self.stats.alerts += len(result.alerts)
 
     async def _publish_and_adopt(self, result: BatchResult) -> None:
-        changed = self.pipeline.changed_stations(result)
-        try:
-            await self._publish(result)
-        except BaseException:
-            self.pipeline.rollback(result)
-            raise
+        """Hand the outputs to the producer and go on; acks are awaited at the checkpoint."""
+        self._dirty |= self.pipeline.changed_stations(result)
         self.pipeline.adopt(result)
-        self._dirty |= changed
+        self._inflight.extend(await self._publish(result))
 
     def _checkpoint_due(self) -> bool:
         last = self.stats.last_checkpoint_monotonic or self.stats.started_monotonic
@@ -247,6 +254,9 @@ class DetectorWorker:
         consumer, producer = self._consumer, self._producer
         if consumer is None or producer is None or not (self._pending or self._dirty):
             return
+        inflight, self._inflight = self._inflight, []
+        if inflight:
+            await asyncio.gather(*inflight)  # a failed output raises: nothing is committed
         futures: list[asyncio.Future[Any]] = []
         groups = self.pipeline.engine.groups
         topic = self.settings.readings_topic
@@ -280,8 +290,7 @@ class DetectorWorker:
             except KafkaError as exc:
                 # the new owner re-reads from the last commit: same ids, nothing lost
                 log.warning("checkpoint before rebalance failed (%s)", exc)
-                self._pending.clear()
-                self._dirty.clear()
+                self._forget_uncommitted()
 
     async def _assigned(self) -> None:
         """Before the first record of new partitions: restore every station's state."""
@@ -309,7 +318,21 @@ class DetectorWorker:
         log.info("restored the state of %d stations from %s", restored,
                  self.settings.state_topic)
 
-    async def _publish(self, result: BatchResult) -> None:
+    def _forget_uncommitted(self) -> None:
+        for future in self._inflight:
+            future.cancel()
+        self._inflight.clear()
+        self._pending.clear()
+        self._dirty.clear()
+
+    async def _recover(self) -> None:
+        """After a failed write: back to the last checkpoint and the last commit, as a
+        restarted worker would be; reading on re-emits the same ids."""
+        self._forget_uncommitted()
+        await self._restore()
+        await self._rewind()
+
+    async def _publish(self, result: BatchResult) -> list[asyncio.Future[Any]]:
         producer = self._producer
         if producer is None:
             raise RuntimeError("worker stopped")
@@ -332,18 +355,14 @@ class DetectorWorker:
             )
             log.debug("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
                       alert.region_id)
-        if futures:
-            await asyncio.gather(*futures)
+        return futures
 
     async def _rewind(self) -> None:
-        """Back to the last position whose outputs are acknowledged, to read on from there."""
+        """Back to the last committed offsets, to read on from there."""
         consumer = self._consumer
         if consumer is None:
             return
         for tp in consumer.assignment():
-            if tp in self._pending:
-                consumer.seek(tp, self._pending[tp])
-                continue
             try:
                 committed = await consumer.committed(tp)
             except KafkaError:

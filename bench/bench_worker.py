@@ -1,0 +1,206 @@
+"""End-to-end worker throughput and latency on the embedded broker, beside raw ceilings.
+
+    python -m bench.bench_worker [--stations 1000] [--readings 500000] [--rate 2000] [--seconds 30]
+
+1. Throughput: `--readings` pre-loaded readings of `--stations` synthetic stations
+   (every station every 5 min). One DetectorWorker grades them all; measured from
+   its first fetch to its last commit. Baseline in the same run: a plain aiokafka
+   consumer reading and discarding the same topic (the broker's raw ceiling).
+2. Latency: readings produced at `--rate`/s for `--seconds`, each a level change;
+   p50/p99 from a reading's produce to its alert's arrival on the alerts topic,
+   beside one raw produce→consume hop at the same rate with the same client settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import time
+from datetime import UTC, datetime, timedelta
+
+from bench.bench_detectors import synthetic_network, synthetic_readings
+from bench.bench_latency import one_hop, pct, tail
+from detectors import DetectorSettings, StationTable
+from schemas import Network
+from service import kafka
+from service.broker import EmbeddedBroker
+from service.settings import Settings
+from service.worker import DetectorWorker
+
+
+async def preload(settings: Settings, network: Network, n: int) -> None:
+    table = StationTable.from_network(network, DetectorSettings())
+    stations, t, values, interval = synthetic_readings(table, n)
+    # events in the past: a year ago onward
+    shift = datetime.now(UTC).timestamp() - 400 * 86_400 - float(t[0])
+    producer = kafka.producer(settings, linger_ms=20, max_batch_size=256 * 1024)
+    await producer.start()
+    try:
+        for s, at, v, iv in zip(stations.tolist(), t.tolist(), values.tolist(),
+                                interval.tolist(), strict=True):
+            station = network.stations[s]
+            body: dict[str, object] = {
+                "station_id": station.id,
+                "observed_at": datetime.fromtimestamp(at + shift, UTC).isoformat(),
+                "kind": station.kind, "value": round(v, 1),
+                "unit": "mm" if station.kind == "rainfall" else "cm"}
+            if station.kind == "rainfall":
+                body["interval_s"] = int(iv) or 300
+            await producer.send(settings.readings_topic, json.dumps(body).encode(),
+                                key=station.id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def raw_ceiling(settings: Settings, n: int) -> float:
+    client = kafka.consumer(settings, group_id=None, max_poll_records=5_000)
+    await client.start()
+    try:
+        tps = await kafka.partitions_of(client, settings.readings_topic)
+        client.assign(tps)
+        await client.seek_to_beginning(*tps)
+        seen = 0
+        start = None
+        while seen < n:
+            batch = await client.getmany(timeout_ms=500, max_records=5_000)
+            if start is None and batch:
+                start = time.perf_counter()
+            seen += sum(len(r) for r in batch.values())
+        return seen / (time.perf_counter() - (start or time.perf_counter()))
+    finally:
+        await client.stop()
+
+
+async def worker_throughput(settings: Settings, network: Network, n: int
+                            ) -> tuple[float, int]:
+    worker = DetectorWorker(settings, network)
+    await worker.start()
+    try:
+        # timing from the first fetch that brings records
+        original = worker._step
+        first: list[float] = []
+
+        async def timed(burst: bool) -> bool:
+            done = await original(burst)
+            if not first and worker.stats.readings:
+                first.append(time.perf_counter())
+            return done
+
+        worker._step = timed  # type: ignore[method-assign]
+        await worker.run(burst=True)
+        end = time.perf_counter()
+        readings = worker.stats.readings
+        return readings / (end - first[0]), worker.stats.alerts
+    finally:
+        await worker.stop()
+
+
+async def paced_latency(settings: Settings, network: Network, rate: float, seconds: float
+                        ) -> tuple[list[float], int]:
+    gauges = [s for s in network.stations if s.bounds is not None]
+    async with DetectorWorker(settings, network) as worker:
+        runner = asyncio.create_task(worker.run())
+        for _ in range(600):
+            if worker.ready:
+                break
+            await asyncio.sleep(0.05)
+        received: list[tuple[float, bytes]] = []
+        ready = asyncio.Event()
+        listener = asyncio.create_task(tail(settings, settings.alerts_topic, received, ready))
+        await ready.wait()
+        producer = kafka.producer(settings)
+        await producer.start()
+        t0 = datetime.now(UTC) - timedelta(days=30)
+        # warm up: measure the steady state, not the worker's first fetch
+        warm = {"station_id": gauges[0].id, "observed_at": (t0 - timedelta(days=1)).isoformat(),
+                "kind": "water_level", "value": 0.0, "unit": "cm"}
+        await producer.send_and_wait(settings.readings_topic, json.dumps(warm).encode(),
+                                     key=gauges[0].id.encode())
+        for _ in range(600):
+            if worker.stats.readings:
+                break
+            await asyncio.sleep(0.05)
+        sent: dict[tuple[str, str], float] = {}
+        interval = 1.0 / rate
+        start = time.perf_counter()
+        i = 0
+        while time.perf_counter() - start < seconds:
+            station = gauges[i % len(gauges)]
+            bounds = station.bounds
+            if bounds is not None:
+                round_ = i // len(gauges)
+                value = bounds.siaga1_cm + 10 if round_ % 2 == 0 else bounds.siaga3_cm - 30
+                at = t0 + timedelta(minutes=10 * round_)
+                body = {"station_id": station.id, "observed_at": at.isoformat(),
+                        "kind": "water_level", "value": value, "unit": "cm"}
+                sent[(station.id, at.astimezone(UTC).isoformat())] = time.perf_counter()
+                await producer.send(settings.readings_topic, json.dumps(body).encode(),
+                                    key=station.id.encode())
+            i += 1
+            delay = start + i * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        await producer.flush()
+        await asyncio.sleep(2.0)
+        listener.cancel()
+        await producer.stop()
+        await worker.stop()
+        await runner
+    first: dict[tuple[str, str], float] = {}
+    for arrived, raw in received:
+        alert = json.loads(raw)
+        if alert["kind"] != "observed":
+            continue
+        key = (alert["station_id"],
+               datetime.fromisoformat(alert["observed_at"]).astimezone(UTC).isoformat())
+        if key in sent and key not in first:
+            first[key] = arrived - sent[key]
+    return list(first.values()), len(sent)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--stations", type=int, default=1_000)
+    parser.add_argument("--readings", type=int, default=500_000)
+    parser.add_argument("--rate", type=float, default=2_000.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    network = synthetic_network(args.stations)
+    with EmbeddedBroker() as broker:
+        base = {"kafka_bootstrap": broker.bootstrap, "kafka_idempotence": False,
+                "kafka_session_timeout_ms": 6000, "stale_wall_clock": False,
+                "kafka_fetch_max_wait_ms": 10}
+        settings = Settings.model_validate({**base, "topic_prefix": "bench-t"})
+        await kafka.ensure_topics(settings)
+        await preload(settings, network, args.readings)
+        ceiling = await raw_ceiling(settings, args.readings)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        throughput, alerts = await worker_throughput(settings, network, args.readings)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+        # no dwell and no spike limit: each paced reading is a level change, an alert
+        paced = Settings.model_validate({**base, "topic_prefix": "bench-l", "min_dwell_s": 0,
+                                         "max_rate_cm_per_h": 1e6})
+        await kafka.ensure_topics(paced)
+        hop = await one_hop(paced, args.rate, args.seconds)
+        e2e, sent = await paced_latency(paced, network, args.rate, args.seconds)
+
+    print(f"worker on the embedded broker: {args.stations:,} stations, "
+          f"{args.readings:,} pre-loaded readings")
+    print(f"  raw consume ceiling (read and discard): {ceiling:>10,.0f} readings/s")
+    print(f"  worker, first fetch to last commit:     {throughput:>10,.0f} readings/s "
+          f"({throughput / ceiling:.0%} of the ceiling), {alerts:,} alerts")
+    print(f"  peak RSS: {rss / 1024:,.0f} MiB (before the worker: {rss_before / 1024:,.0f} MiB)")
+    print(f"paced {args.rate:,.0f} readings/s for {args.seconds:.0f} s, linger_ms="
+          f"{paced.kafka_linger_ms}, fetch_max_wait_ms={paced.kafka_fetch_max_wait_ms}")
+    print(f"  raw one hop        p50 {pct(hop, .5):7.1f} ms  p99 {pct(hop, .99):7.1f} ms")
+    print(f"  reading -> alert   p50 {pct(e2e, .5):7.1f} ms  p99 {pct(e2e, .99):7.1f} ms  "
+          f"({len(e2e):,} of {sent:,} readings)")
+    print(f"  p99 ratio: {pct(e2e, .99) / pct(hop, .99):.2f} (target <= 2)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
