@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     worker_group: str = "siaga-detectors"
+    # records per batch: bigger batches amortise Kafka round trips and numpy calls
+    worker_batch_max: int = Field(default=5_000, ge=1)
     # how often the worker writes changed station states to `siaga.state` and commits;
     # a crash re-reads at most this much input (re-emitting the same alert ids)
     checkpoint_interval_s: float = Field(default=1.0, ge=0)

@@ -117,6 +117,8 @@ class DetectorWorker:
         self._pending: dict[TopicPartition, int] = {}  # processed, not yet committed
         self._dirty: set[int] = set()  # stations changed since the last checkpoint
         self._inflight: list[asyncio.Future[Any]] = []  # outputs not yet acknowledged
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._failed_checkpoint: KafkaError | None = None
         self._healthy = True
 
     @property
@@ -131,7 +133,8 @@ class DetectorWorker:
         self._producer = kafka.producer(self.settings)
         await self._producer.start()
         self._consumer = kafka.consumer(
-            self.settings, group_id=self.settings.worker_group, max_poll_records=1_000
+            self.settings, group_id=self.settings.worker_group,
+            max_poll_records=self.settings.worker_batch_max,
         )
         self._consumer.subscribe(
             [self.settings.readings_topic], listener=_Rebalance(self._revoked, self._assigned)
@@ -201,7 +204,9 @@ class DetectorWorker:
         consumer = self._consumer
         if consumer is None:
             return True
-        batch = await consumer.getmany(timeout_ms=200, max_records=1_000)
+        self._raise_failed_checkpoint()
+        batch = await consumer.getmany(timeout_ms=200,
+                                       max_records=self.settings.worker_batch_max)
         async with self._lock:
             if not batch:
                 assigned = list(consumer.assignment())
@@ -228,8 +233,10 @@ class DetectorWorker:
             for tp, recs in batch.items():
                 self._pending[tp] = recs[-1].offset + 1
             self._count(result)
-            if self._checkpoint_due() or len(self._inflight) > MAX_INFLIGHT:
-                await self._checkpoint()
+            if len(self._inflight) > MAX_INFLIGHT:
+                await self._checkpoint()  # backpressure: wait for the broker to catch up
+            elif self._checkpoint_due():
+                await self._checkpoint(wait=False)
             return False
 
     async def _tick(self, assigned: list[TopicPartition]) -> None:
@@ -249,38 +256,72 @@ class DetectorWorker:
         last = self.stats.last_checkpoint_monotonic or self.stats.started_monotonic
         return time.monotonic() - last >= self.settings.checkpoint_interval_s
 
-    async def _checkpoint(self) -> None:
-        """Changed states to the changelog, acknowledged; then commit the offsets."""
-        consumer, producer = self._consumer, self._producer
-        if consumer is None or producer is None or not (self._pending or self._dirty):
+    async def _checkpoint(self, *, wait: bool = True) -> None:
+        """Outputs acknowledged → changed states to the changelog, acknowledged → commit.
+
+        The snapshot (states, offsets, outputs in flight) is taken at once; the
+        writing runs beside the processing unless `wait`. One at a time, in order.
+        """
+        running = self._checkpointing
+        if running is not None and not running.done():
+            if not wait:
+                return
+            await running
+        self._raise_failed_checkpoint()
+        consumer = self._consumer
+        if consumer is None or self._producer is None or not (self._pending or self._dirty):
             return
-        inflight, self._inflight = self._inflight, []
-        if inflight:
-            await asyncio.gather(*inflight)  # a failed output raises: nothing is committed
-        futures: list[asyncio.Future[Any]] = []
         groups = self.pipeline.engine.groups
         topic = self.settings.readings_topic
+        states = []
         for index in sorted(self._dirty):
-            station_id = self.pipeline.table.ids[index]
             partition = int(groups[index])
             offset = self._pending.get(TopicPartition(topic, partition), -1)
-            value = checkpoint.encode(checkpoint.Checkpoint(
-                station_id, export_station(self.pipeline.engine.state, index), partition, offset))
-            futures.append(await producer.send(self.settings.state_topic, value,
-                                               key=station_id.encode()))
-        if futures:
-            await asyncio.gather(*futures)
+            states.append(checkpoint.Checkpoint(
+                self.pipeline.table.ids[index], export_station(self.pipeline.engine.state, index),
+                partition, offset))
         mine = consumer.assignment()
         offsets = {tp: OffsetAndMetadata(o, "") for tp, o in self._pending.items() if tp in mine}
-        if offsets:
-            await consumer.commit(offsets)
-        for tp, offset in offsets.items():
-            self.stats.committed[f"{tp.topic}/{tp.partition}"] = offset.offset
-        self.stats.states_written += len(futures)
-        self.stats.checkpoints += 1
-        self.stats.last_checkpoint_monotonic = time.monotonic()
+        inflight, self._inflight = self._inflight, []
         self._pending.clear()
         self._dirty.clear()
+        task = asyncio.create_task(self._write_checkpoint(inflight, states, offsets))
+        self._checkpointing = task
+        if wait:
+            await task
+            self._raise_failed_checkpoint()
+
+    async def _write_checkpoint(self, inflight: list[asyncio.Future[Any]],
+                                states: list[checkpoint.Checkpoint],
+                                offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        consumer, producer = self._consumer, self._producer
+        try:
+            if consumer is None or producer is None:
+                raise KafkaError("worker stopped during a checkpoint")
+            if inflight:
+                await asyncio.gather(*inflight)  # a failed output raises: nothing committed
+            futures = [
+                await producer.send(self.settings.state_topic, checkpoint.encode(c),
+                                    key=c.station_id.encode())
+                for c in states
+            ]
+            if futures:
+                await asyncio.gather(*futures)
+            if offsets:
+                await consumer.commit(offsets)
+        except KafkaError as exc:
+            self._failed_checkpoint = exc
+            return
+        for tp, offset in offsets.items():
+            self.stats.committed[f"{tp.topic}/{tp.partition}"] = offset.offset
+        self.stats.states_written += len(states)
+        self.stats.checkpoints += 1
+        self.stats.last_checkpoint_monotonic = time.monotonic()
+
+    def _raise_failed_checkpoint(self) -> None:
+        failed, self._failed_checkpoint = self._failed_checkpoint, None
+        if failed is not None:
+            raise failed
 
     async def _revoked(self) -> None:
         """Before partitions go to another worker: hand over the state through the log."""
@@ -324,10 +365,14 @@ class DetectorWorker:
         self._inflight.clear()
         self._pending.clear()
         self._dirty.clear()
+        self._failed_checkpoint = None
 
     async def _recover(self) -> None:
         """After a failed write: back to the last checkpoint and the last commit, as a
         restarted worker would be; reading on re-emits the same ids."""
+        running = self._checkpointing
+        if running is not None:
+            await asyncio.gather(running, return_exceptions=True)
         self._forget_uncommitted()
         await self._restore()
         await self._rewind()
