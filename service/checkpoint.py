@@ -10,10 +10,9 @@ and restores every station from it before it processes a record.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from detectors.state import STATE_DTYPE
@@ -34,28 +33,27 @@ class Checkpoint:
     offset: int  # the next offset to read on `partition` when this state was taken
 
 
-def encode(checkpoint: Checkpoint) -> bytes:
-    return json.dumps({
-        "v": 1,
-        "layout": LAYOUT,
-        "station_id": checkpoint.station_id,
-        "partition": checkpoint.partition,
-        "offset": checkpoint.offset,
-        "state": base64.b64encode(checkpoint.state).decode(),
-    }).encode()
+def encode(checkpoint: Checkpoint) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """(value, headers): the raw state record, described by headers (cheap to write
+    every second for every changed station)."""
+    return checkpoint.state, [
+        ("siaga-layout", LAYOUT.encode()),
+        ("siaga-station", checkpoint.station_id.encode()),
+        ("siaga-input", f"{checkpoint.partition}/{checkpoint.offset}".encode()),
+    ]
 
 
-def decode(value: bytes | None) -> Checkpoint | None:
+def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Checkpoint | None:
     """A checkpoint, or None for a tombstone, another layout or an unreadable record."""
-    if value is None:
+    meta = dict(headers)
+    if value is None or meta.get("siaga-layout") != LAYOUT.encode():
+        return None
+    if len(value) != STATE_DTYPE.itemsize:
         return None
     try:
-        data = json.loads(value)
-        if data.get("layout") != LAYOUT:
-            return None
-        return Checkpoint(str(data["station_id"]), base64.b64decode(data["state"]),
-                          int(data["partition"]), int(data["offset"]))
-    except (ValueError, KeyError, TypeError):
+        partition, offset = meta["siaga-input"].decode().split("/")
+        return Checkpoint(meta["siaga-station"].decode(), value, int(partition), int(offset))
+    except (KeyError, ValueError, UnicodeDecodeError):
         return None
 
 
@@ -73,7 +71,7 @@ async def read_changelog(settings: Settings) -> dict[str, Checkpoint]:
             batch = await client.getmany(timeout_ms=200, max_records=5_000)
             for records in batch.values():
                 for record in records:
-                    checkpoint = decode(record.value)
+                    checkpoint = decode(record.value, record.headers)
                     if checkpoint is None:
                         skipped += 1
                     else:

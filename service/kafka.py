@@ -40,7 +40,7 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "enable_idempotence": settings.idempotence(),
         "linger_ms": settings.kafka_linger_ms,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
-        "compression_type": "gzip",
+        "compression_type": "lz4",
         "client_id": "siaga",
         **_security(settings),
     }

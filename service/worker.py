@@ -300,11 +300,11 @@ class DetectorWorker:
                 raise KafkaError("worker stopped during a checkpoint")
             if inflight:
                 await asyncio.gather(*inflight)  # a failed output raises: nothing committed
-            futures = [
-                await producer.send(self.settings.state_topic, checkpoint.encode(c),
-                                    key=c.station_id.encode())
-                for c in states
-            ]
+            futures = []
+            for c in states:
+                value, headers = checkpoint.encode(c)
+                futures.append(await producer.send(self.settings.state_topic, value,
+                                                   key=c.station_id.encode(), headers=headers))
             if futures:
                 await asyncio.gather(*futures)
             if offsets:
