@@ -6,7 +6,8 @@
    (every station every 5 min). One DetectorWorker grades them all; measured from
    its first fetch to its last commit. Baseline in the same run: a plain aiokafka
    consumer reading and discarding the same topic (the broker's raw ceiling).
-2. Latency: readings produced at `--rate`/s for `--seconds`, each a level change;
+2. Latency: readings produced at `--rate`/s for `--seconds`, each a level change,
+   graded by a `siaga worker` process (as in production, on the other core);
    p50/p99 from a reading's produce to its alert's arrival on the alerts topic,
    beside one raw produce→consume hop at the same rate with the same client settings.
 """
@@ -16,9 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from bench.bench_detectors import synthetic_network, synthetic_readings
 from bench.bench_latency import one_hop, pct, tail
@@ -98,15 +105,26 @@ async def worker_throughput(settings: Settings, network: Network, n: int
         await worker.stop()
 
 
+def worker_process(settings: Settings, network: Network) -> subprocess.Popen[bytes]:
+    """`siaga worker` in its own process, as in production (and on its own core)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    network_file = Path(tempfile.mkdtemp()) / "network.json"
+    network_file.write_text(network.model_dump_json(exclude_none=True))
+    env["SIAGA_NETWORK"] = str(network_file)
+    for name, value in settings.model_dump(exclude_none=True).items():
+        if isinstance(value, (str, int, float, bool)):
+            env[f"SIAGA_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else (
+                str(value))
+    env["SIAGA_LOG_LEVEL"] = "WARNING"
+    return subprocess.Popen([sys.executable, "-m", "service.cli", "worker"], env=env,
+                            stdout=subprocess.DEVNULL)
+
+
 async def paced_latency(settings: Settings, network: Network, rate: float, seconds: float
                         ) -> tuple[list[float], int]:
     gauges = [s for s in network.stations if s.bounds is not None]
-    async with DetectorWorker(settings, network) as worker:
-        runner = asyncio.create_task(worker.run())
-        for _ in range(600):
-            if worker.ready:
-                break
-            await asyncio.sleep(0.05)
+    process = worker_process(settings, network)
+    try:
         received: list[tuple[float, bytes]] = []
         ready = asyncio.Event()
         listener = asyncio.create_task(tail(settings, settings.alerts_topic, received, ready))
@@ -114,15 +132,19 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
         producer = kafka.producer(settings)
         await producer.start()
         t0 = datetime.now(UTC) - timedelta(days=30)
-        # warm up: measure the steady state, not the worker's first fetch
-        warm = {"station_id": gauges[0].id, "observed_at": (t0 - timedelta(days=1)).isoformat(),
-                "kind": "water_level", "value": 0.0, "unit": "cm"}
-        await producer.send_and_wait(settings.readings_topic, json.dumps(warm).encode(),
-                                     key=gauges[0].id.encode())
-        for _ in range(600):
-            if worker.stats.readings:
+        # warm up until the worker has joined and answers: measure the steady state
+        warm = gauges[0]
+        bounds = warm.bounds
+        for k in range(300):
+            if received or bounds is None:
                 break
-            await asyncio.sleep(0.05)
+            body = {"station_id": warm.id, "kind": "water_level", "unit": "cm",
+                    "observed_at": (t0 - timedelta(days=1, minutes=300 - k)).isoformat(),
+                    "value": bounds.siaga1_cm + 10 if k % 2 == 0 else bounds.siaga3_cm - 30}
+            await producer.send_and_wait(settings.readings_topic, json.dumps(body).encode(),
+                                         key=warm.id.encode())
+            await asyncio.sleep(0.1)
+        received.clear()
         sent: dict[tuple[str, str], float] = {}
         interval = 1.0 / rate
         start = time.perf_counter()
@@ -147,8 +169,9 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
         await asyncio.sleep(2.0)
         listener.cancel()
         await producer.stop()
-        await worker.stop()
-        await runner
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
     first: dict[tuple[str, str], float] = {}
     for arrived, raw in received:
         alert = json.loads(raw)
