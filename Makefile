@@ -26,6 +26,7 @@ bench: $(BIN)/siaga
 	$(BIN)/python -m bench.bench_pipeline
 	$(BIN)/python -m bench.bench_pipeline --stations 0 --readings 50000
 	$(BIN)/python -m bench.bench_latency
+	$(BIN)/python -m bench.bench_worker
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
