@@ -15,6 +15,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from aiokafka import ConsumerRecord
+
 from detectors.state import STATE_DTYPE
 from service import kafka
 from service.settings import Settings
@@ -59,27 +61,18 @@ def decode(value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> Checkpo
 
 async def read_changelog(settings: Settings) -> dict[str, Checkpoint]:
     """The newest checkpoint of every station, read to the high watermark."""
-    client = kafka.consumer(settings, group_id=None, max_poll_records=5_000)
-    await client.start()
     latest: dict[str, Checkpoint] = {}
     skipped = 0
-    try:
-        tps = await kafka.partitions_of(client, settings.state_topic)
-        client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        while True:
-            batch = await client.getmany(timeout_ms=200, max_records=5_000)
-            for records in batch.values():
-                for record in records:
-                    checkpoint = decode(record.value, record.headers)
-                    if checkpoint is None:
-                        skipped += 1
-                    else:
-                        latest[checkpoint.station_id] = checkpoint
-            if not batch and await kafka.caught_up(client, tps):
-                break
-    finally:
-        await client.stop()
+
+    def keep(record: ConsumerRecord[bytes, bytes]) -> None:
+        nonlocal skipped
+        checkpoint = decode(record.value, record.headers)
+        if checkpoint is None:
+            skipped += 1
+        else:
+            latest[checkpoint.station_id] = checkpoint
+
+    await kafka.read_to_end(settings, settings.state_topic, keep)
     if skipped:
         log.warning("skipped %d unreadable or foreign-layout checkpoints", skipped)
     return latest

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
@@ -132,3 +132,31 @@ async def caught_up(client: AIOKafkaConsumer, tps: Sequence[TopicPartition]) -> 
         if await client.position(tp) < high:
             return False
     return True
+
+
+async def read_to_end(settings: Settings, topic: str,
+                      handle: Callable[[ConsumerRecord[bytes, bytes]], None],
+                      timeout_s: float = 120.0) -> None:
+    """Feed every record of `topic`, from the start to the high watermark, to `handle`.
+
+    Bounded in time: a broker that vanishes mid-read raises a (retriable) KafkaError
+    instead of waiting forever.
+    """
+    client = consumer(settings, group_id=None, max_poll_records=5_000)
+    await client.start()
+    try:
+        async with asyncio.timeout(timeout_s):
+            tps = await partitions_of(client, topic)
+            client.assign(tps)
+            await client.seek_to_beginning(*tps)
+            while True:
+                batch = await client.getmany(timeout_ms=200, max_records=5_000)
+                for records in batch.values():
+                    for record in records:
+                        handle(record)
+                if not batch and await caught_up(client, tps):
+                    return
+    except TimeoutError as exc:
+        raise KafkaError(f"could not read {topic} to its end in {timeout_s:g} s") from exc
+    finally:
+        await client.stop()

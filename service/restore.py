@@ -22,22 +22,9 @@ log = logging.getLogger(__name__)
 
 
 async def levels_from_alerts(settings: Settings, network: Network) -> dict[str, RestoredLevel]:
-    client = kafka.consumer(settings, group_id=None)
-    await client.start()
     levels: dict[str, RestoredLevel] = {}
-    try:
-        tps = await kafka.partitions_of(client, settings.alerts_topic)
-        client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        while True:
-            batch = await client.getmany(timeout_ms=200, max_records=5_000)
-            for records in batch.values():
-                for record in records:
-                    _apply(record.value, network, levels)
-            if not batch and await kafka.caught_up(client, tps):
-                break
-    finally:
-        await client.stop()
+    await kafka.read_to_end(settings, settings.alerts_topic,
+                            lambda record: _apply(record.value, network, levels))
     log.info("restored levels of %d stations from %s", len(levels), settings.alerts_topic)
     return levels
 

@@ -120,6 +120,7 @@ class DetectorWorker:
         self._checkpointing: asyncio.Task[None] | None = None
         self._failed_checkpoint: KafkaError | None = None
         self._healthy = True
+        self._needs_restore = False  # never grade on a half-restored state
 
     @property
     def ready(self) -> bool:
@@ -205,6 +206,9 @@ class DetectorWorker:
         if consumer is None:
             return True
         self._raise_failed_checkpoint()
+        if self._needs_restore:
+            async with self._lock:
+                await self._restore()
         batch = await consumer.getmany(timeout_ms=200,
                                        max_records=self.settings.worker_batch_max)
         async with self._lock:
@@ -340,12 +344,18 @@ class DetectorWorker:
             if consumer is not None:
                 parts = consumer.partitions_for_topic(self.settings.readings_topic)
                 self.pipeline.station_partitions(len(parts) if parts else 1)
-            await self._restore()
+            try:
+                await self._restore()
+            except KafkaError as exc:
+                # _step retries it before it grades anything
+                log.warning("restoring state failed (%s); will retry", exc)
 
     async def _restore(self) -> None:
+        self._needs_restore = True
         engine = self.pipeline.engine
         engine.state[:] = new_state(len(engine.table))
         if not self.settings.restore_state:
+            self._needs_restore = False
             return  # a replay from scratch: grade everything anew
         # alerts first (a deployment older than the changelog), the changelog wins
         self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
@@ -356,6 +366,7 @@ class DetectorWorker:
                 import_station(engine.state, index, saved.state)
                 restored += 1
         self.stats.restored_states = restored
+        self._needs_restore = False
         log.info("restored the state of %d stations from %s", restored,
                  self.settings.state_topic)
 
