@@ -40,15 +40,18 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker on loopback. `start()`/`stop()` or `with EmbeddedBroker() as b:`."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", start_timeout_s: float = 15.0):
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", start_timeout_s: float = 15.0,
+                 advertised_port: int | None = None):
         self.host = host
         self.port = port or free_port(host)
+        # clients are told to connect here: a test can put a proxy in between
+        self.advertised_port = advertised_port or self.port
         self.start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
-        return f"{self.host}:{self.port}"
+        return f"{self.host}:{self.advertised_port}"
 
     @property
     def pid(self) -> int | None:
@@ -58,12 +61,13 @@ class EmbeddedBroker:
         if self._process is not None:
             return
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         self._process = subprocess.Popen(
             [
                 broker_binary(),
                 "broker",
                 "--listener-url", url,
-                "--advertised-listener-url", url,
+                "--advertised-listener-url", advertised,
                 "--storage-engine", "memory://tansu/",
                 "--silent",
             ],
