@@ -265,3 +265,33 @@ async def test_status_shows_lag_committed_offsets_rate_and_checkpoint_age(
         assert sum(p["committed"] for p in workers["partitions"]) == len(readings)
         assert 0 <= workers["seconds_since_checkpoint"] < 30
         assert workers["readings_per_s"] is not None and workers["readings_per_s"] >= 0
+
+
+async def test_duplicates_and_late_readings_across_batches_change_nothing(
+    broker: EmbeddedBroker, network: Network
+) -> None:
+    readings = flood(network)
+    expected_ids, expected_levels = await reference(broker, network, readings)
+    rng = random.Random(5)
+    noisy: list[dict[str, Any]] = []
+    held: list[tuple[int, dict[str, Any]]] = []  # (due index, reading) sent again later
+    for i, reading in enumerate(readings):
+        noisy.append(reading)
+        if rng.random() < 0.05:  # a gateway re-sends: a duplicate, batches later
+            held.append((i + rng.randint(50, 3_000), reading))
+        if rng.random() < 0.03:  # a late reading: an hour old, another value
+            late = dict(reading, value=reading["value"] * 1.5 + 100)
+            late["observed_at"] = (datetime.fromisoformat(reading["observed_at"])
+                                   - timedelta(minutes=55)).isoformat()
+            held.append((i + rng.randint(1, 200), late))
+        noisy.extend(r for due, r in held if due == i)
+    noisy.extend(r for due, r in held if due >= len(readings))
+    settings = make_settings(broker.bootstrap, worker_batch_max=700)
+    await kafka.ensure_topics(settings)
+    await produce(settings, noisy)
+    async with DetectorWorker(settings, network) as worker:
+        await worker.run(burst=True)
+    assert worker.stats.readings == len(noisy) > len(readings) + 300
+    ids, levels = await outcome(settings)
+    assert ids == expected_ids
+    assert levels == expected_levels
