@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
 from service import kafka
+from service.background import Background
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,18 +32,13 @@ class GroupMonitor:
         self.rate_per_s: float | None = None
         self.sampled_at: float | None = None  # monotonic
         self._samples: list[tuple[float, int]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("siaga-group-monitor", self._run)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="siaga-group-monitor")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     def lag(self, highwater: dict[int, int]) -> dict[int, int]:
         """Records not yet committed per partition; a partition the group has never

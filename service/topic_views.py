@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from schemas import Alert, Network, ReadingIn
 from service import kafka
 from service.alert_store import AlertStore
+from service.background import Background
 from service.settings import Settings
 from service.station_board import StationBoard
 
@@ -43,18 +44,13 @@ class TopicViews:
         # end_offsets(), which counts batches on the embedded broker)
         self.readings_highwater: dict[int, int] = {}
         self.last_checkpoint_ms: int | None = None  # newest record time on the changelog
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Background("siaga-topic-views", self._run)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="siaga-topic-views")
+        self._loop.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self._loop.stop()
 
     async def _run(self) -> None:
         backoff = 0.5

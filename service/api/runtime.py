@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Annotated, Protocol
 
@@ -17,6 +16,7 @@ from service import kafka
 from service.alert_store import AlertStore
 from service.api.limits import StreamSlots, TokenBuckets
 from service.auth import TokenRegistry
+from service.background import Background
 from service.errors import BrokerUnavailable
 from service.group_monitor import GroupMonitor
 from service.settings import Settings
@@ -37,11 +37,10 @@ class ProducerLink:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._connecting = Background("siaga-producer-link", self._connect)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._connect(), name="siaga-producer-link")
+        self._connecting.start()
 
     async def _connect(self) -> None:
         backoff = 0.5
@@ -74,11 +73,7 @@ class ProducerLink:
             return False
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+        await self._connecting.stop()
         producer, self._producer = self._producer, None
         if producer is not None:
             await producer.stop()
