@@ -17,7 +17,6 @@ from detectors.alerts import alert_id, build_alert, local_time
 from detectors.config import DetectorSettings, StationTable
 from detectors.engine import BatchVerdict, DetectorEngine
 from detectors.events import FAULTS, QUALITY, DetectorEvent
-from detectors.quality import QualityVerdict, check_quality
 from detectors.staleness import expected_interval_s, is_stale
 from detectors.state import export_station, import_station, state_bytes_per_station
 from detectors.threshold import BoundaryRule, grade_level, grade_levels, hysteresis_step
@@ -30,11 +29,9 @@ __all__ = [
     "DetectorEngine",
     "DetectorEvent",
     "DetectorSettings",
-    "QualityVerdict",
     "StationTable",
     "alert_id",
     "build_alert",
-    "check_quality",
     "expected_interval_s",
     "export_station",
     "grade_level",

@@ -91,15 +91,6 @@ class DetectorEngine:
             self.state[rows] = saved
         verdict.undo.clear()
 
-    def watermarks(self) -> dict[int, float]:
-        """Newest event time seen per group."""
-        last = self.state["last_t"]
-        known = ~np.isnan(last)
-        out: dict[int, float] = {}
-        for group in np.unique(self.groups[known]).tolist():
-            out[group] = float(np.max(last[known & (self.groups == group)]))
-        return out
-
     def rain_totals_mm(self, station: int) -> tuple[float, float, float]:
         """(1 h, 3 h, 24 h) rainfall up to the gauge's newest reading."""
         st = self.state[station : station + 1]

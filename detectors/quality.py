@@ -9,8 +9,6 @@ can show (Karet read 1,627–1,828 cm for hours while the river stood near
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import numpy.typing as npt
 
@@ -23,14 +21,6 @@ I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
 
 
-@dataclass(frozen=True, slots=True)
-class QualityVerdict:
-    """Per reading: `ok[i]` is True for a usable value, else `reasons[i]` says why."""
-
-    ok: B
-    reasons: list[str | None]
-
-
 def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B) -> I8:
     """Fault code per reading for sentinel, out-of-range and impossible-zero values."""
     code = np.zeros(len(values), dtype=np.int8)
@@ -40,21 +30,6 @@ def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B) 
     free = code == 0
     code[free & (values == 0.0) & ~zero_possible] = FAULT_CODES["zero"]
     return code
-
-
-def check_quality(values: F64, range_min: F64, range_max: F64) -> QualityVerdict:
-    """Sentinels and values outside each station's physical range, with reasons."""
-    values = np.asarray(values, dtype=np.float64)
-    code = basic_faults(values, range_min, range_max, np.ones(len(values), dtype=np.bool_))
-    reasons: list[str | None] = [None] * len(values)
-    for i in np.flatnonzero(code):
-        if code[i] == FAULT_CODES["sentinel"]:
-            reasons[i] = f"sentinel value {values[i]:g}"
-        elif values[i] < range_min[i]:
-            reasons[i] = f"{values[i]:g} below the gauge's range (min {range_min[i]:g})"
-        else:
-            reasons[i] = f"{values[i]:g} above the gauge's range (max {range_max[i]:g})"
-    return QualityVerdict(ok=code == 0, reasons=reasons)
 
 
 def resolve_pending_spike(t: F64, values: F64, old_v: F64, pending_t: F64, pending_v: F64,

@@ -144,9 +144,6 @@ class Pipeline:
                 state["valid_t"][i] = t
                 state["valid_v"][i] = restored.value
 
-    def level_of(self, station_id: str) -> int:
-        return int(self.engine.state["level"][self.table.index[station_id]])
-
 
 def build_pipeline(
     network: Network,

@@ -66,12 +66,9 @@ class WorkerStats:
     alerts: int = 0
     batches: int = 0
     errors: int = 0
-    checkpoints: int = 0
-    states_written: int = 0
     restored_states: int = 0
     last_checkpoint_monotonic: float | None = None
     started_monotonic: float = field(default_factory=time.monotonic)
-    committed: dict[str, int] = field(default_factory=dict)  # "topic/partition" → offset
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -316,10 +313,6 @@ class DetectorWorker:
         except KafkaError as exc:
             self._failed_checkpoint = exc
             return
-        for tp, offset in offsets.items():
-            self.stats.committed[f"{tp.topic}/{tp.partition}"] = offset.offset
-        self.stats.states_written += len(states)
-        self.stats.checkpoints += 1
         self.stats.last_checkpoint_monotonic = time.monotonic()
 
     def _raise_failed_checkpoint(self) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors import QUALITY, BatchVerdict, DetectorEngine, StationTable
+from detectors import FAULTS, QUALITY, BatchVerdict, DetectorEngine, StationTable
 from schemas import Reading
 
 
@@ -27,6 +27,6 @@ def detect(readings: Sequence[Reading], table: StationTable, engine: DetectorEng
     verdict = engine.process(stations, t, values, interval)
     suspect = [
         Suspect(readings[i], QUALITY[int(verdict.quality[i])])
-        for i in np.flatnonzero((verdict.quality > 0) & (verdict.quality <= 6)).tolist()
+        for i in np.flatnonzero(np.isin(verdict.quality, list(FAULTS))).tolist()
     ]
     return verdict, suspect

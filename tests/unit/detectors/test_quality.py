@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors import QUALITY, check_quality
+from detectors import QUALITY
+from detectors.quality import basic_faults
 from schemas import Network
 from tests.unit.detectors.engine_harness import at_minutes, engine_for, feed, levels
 
@@ -13,14 +14,12 @@ def names(quality: list[int]) -> list[str]:
     return [QUALITY[q] for q in quality]
 
 
-def test_check_quality_reasons() -> None:
-    values = np.array([480.0, 1627.0, -9999.0, 50.0, 900.0])
-    verdict = check_quality(values, np.full(5, 100.0), np.full(5, 900.0))
-    assert verdict.ok.tolist() == [True, False, False, False, True]
-    assert verdict.reasons == [
-        None, "1627 above the gauge's range (max 900)", "sentinel value -9999",
-        "50 below the gauge's range (min 100)", None,
-    ]
+def test_basic_faults_of_a_batch() -> None:
+    values = np.array([480.0, 1627.0, -9999.0, 50.0, 900.0, 0.0])
+    codes = basic_faults(values, np.full(6, 0.0), np.full(6, 900.0),
+                         np.array([True] * 5 + [False]))
+    assert names(codes.tolist()) == [
+        "ok", "out_of_range", "sentinel", "ok", "ok", "zero"]
 
 
 def test_karet_reading_1700_for_hours_is_a_fault_however_long(network: Network) -> None:
