@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from detectors.events import DetectorEvent
 from schemas import LEVEL_NAMES, Alert, Certainty, LocalizedText, Region, Station
 
-_INSTRUCTIONS: dict[int, LocalizedText] = {
+INSTRUCTIONS: dict[int, LocalizedText] = {
     4: LocalizedText(
         id="Kondisi kembali normal. Tetap pantau informasi resmi.",
         en="Conditions are back to normal. Keep following official updates.",
@@ -122,12 +122,12 @@ def _texts(event: DetectorEvent, station: Station, region: Region
                 id=f"Dinaikkan terlambat satu pembacaan: lonjakan ini dipastikan oleh "
                    f"pembacaan pukul {hhmm}.",
                 en=f"Raised one reading late: this jump was confirmed by the {hhmm} reading.")
-        return headline, _INSTRUCTIONS[event.level], note
+        return headline, INSTRUCTIONS[event.level], note
     if event.kind == "rising":
         if event.msg_type == "cancel":
             return (LocalizedText(id=f"Kenaikan di {name} melambat: {value}",
                                   en=f"Rise at {name} has slowed: {value}"),
-                    _INSTRUCTIONS[event.previous_level or 4], None)
+                    INSTRUCTIONS[event.previous_level or 4], None)
         minutes = 0 if event.eta_t is None else max(0, round((event.eta_t - event.t) / 60))
         rate = f"{event.rate_cm_per_h or 0:.0f} cm/jam"
         return (LocalizedText(
@@ -135,17 +135,17 @@ def _texts(event: DetectorEvent, station: Station, region: Region
                f"dalam ±{minutes} menit ({value})",
             en=f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
                f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"),
-            _INSTRUCTIONS[event.level], None)
+            INSTRUCTIONS[event.level], None)
     if event.kind == "rainfall":
         window = f"{event.rain_window_h:g}"
         if event.msg_type == "cancel":
             return (LocalizedText(id=f"Hujan di {name} mereda ({value} dalam {window} jam)",
                                   en=f"Rain at {name} has eased ({value} in {window} h)"),
-                    _INSTRUCTIONS[4], None)
+                    INSTRUCTIONS[4], None)
         ind, eng = _RAIN_TEXT.get(event.rain_category or "", ("hujan", "rain"))
         return (LocalizedText(id=f"{ind.capitalize()} di {name}: {value} dalam {window} jam",
                               en=f"{eng.capitalize()} at {name}: {value} in {window} h"),
-                _INSTRUCTIONS[event.level], None)
+                INSTRUCTIONS[event.level], None)
     ind, eng = _FAULT_TEXT.get(event.fault or "", ("gangguan", "a fault"))
     if event.msg_type == "cancel":
         why_id = " (pembacaan tadi hanya gangguan sesaat)" if event.glitch else ""

@@ -59,3 +59,12 @@ class Alert(BaseModel):
     rain_window_h: float | None = Field(default=None, description="rainfall: 1 or 24 h total")
     rain_category: str | None = Field(default=None, description="rainfall: BMKG category")
     fault: str | None = Field(default=None, description="sensor: which fault")
+    upstream_station_id: str | None = Field(
+        default=None, description="predicted: the upstream gauge whose reading is the evidence")
+    upstream_station_name: str | None = None
+    expected_level: SiagaLevel | None = Field(
+        default=None,
+        description="predicted: the level expected at `station_id`, by a rule learnt from history")
+    reminder: int = Field(
+        default=0, ge=0,
+        description="0 for a new alert; n for the n-th re-send of a condition that still holds")

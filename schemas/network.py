@@ -9,7 +9,7 @@ river that flows in a circle) is refused with a message naming the culprit.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -115,6 +115,10 @@ class Station(BaseModel):
         return self
 
 
+_AlertLevel = Annotated[int, Field(ge=1, le=3)]
+_AnyLevel = Annotated[int, Field(ge=1, le=4)]
+
+
 class RiverLink(BaseModel):
     """Water at `upstream` reaches `downstream` after `travel_min_h` to `travel_max_h` hours."""
 
@@ -124,6 +128,11 @@ class RiverLink(BaseModel):
     downstream: str
     travel_min_h: float = Field(ge=0, allow_inf_nan=False)
     travel_max_h: float = Field(gt=0, allow_inf_nan=False)
+    expected_levels: dict[_AlertLevel, _AnyLevel] = Field(
+        default_factory=dict,
+        description="Upstream Siaga level -> the level the downstream gauge reached after it, "
+                    "learnt from history; missing levels have no expectation",
+    )
 
     @model_validator(mode="after")
     def _range(self) -> RiverLink:

@@ -4,6 +4,9 @@
                          │                 │            └─▶ staleness by event time
                          ▼                 ▼
                    dead letters     suspect readings (kept, never graded) + events ─▶ alerts
+                                                                                       │
+    (router, `service.routing`; its own role over `siaga.station-events`)              ▼
+        predicted alerts for the regions downstream, their updates and cancels, reminders
 
 `Pipeline.process` is pure given its inputs (records, `now`): no Kafka, no
 clock of its own. The worker feeds it batches from Kafka; tests feed it lists
@@ -25,6 +28,7 @@ from aiokafka.partitioner import murmur2
 
 from detectors import BatchVerdict, DetectorEngine, DetectorSettings, StationTable
 from schemas import Alert, Network, Reading
+from service.routing import Router, RouterSettings
 from service.stages.alert import alerts_for_events
 from service.stages.detect import Suspect, detect
 from service.stages.validate import Rejection, decode_record
@@ -158,17 +162,26 @@ def run_pipeline(
     network: Network,
     *,
     settings: DetectorSettings | None = None,
+    router: RouterSettings | None = None,
+    route: bool = True,
     now: datetime | None = None,
     batch_size: int = 1_000,
 ) -> list[Alert]:
-    """Run readings through a fresh pipeline in batches; no broker needed."""
+    """Run readings through a fresh pipeline in batches, then the router (as the worker
+    and the router role do over Kafka); no broker needed. `route=False`: the
+    detector stage alone, each gauge alerting its own region."""
     pipeline = build_pipeline(network, settings)
+    routing = Router(network, router) if route else None
     records = [InputRecord(value=_as_bytes(item)) for item in readings]
     alerts: list[Alert] = []
     for start in range(0, len(records), batch_size):
         result = pipeline.process(records[start : start + batch_size], now=now)
         pipeline.adopt(result)
         alerts.extend(result.alerts)
+        if routing is not None:
+            alerts.extend(routing.process(result.alerts, now))
+    if routing is not None:
+        alerts.extend(routing.flush(now))
     return alerts
 
 
