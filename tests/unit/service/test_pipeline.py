@@ -17,8 +17,9 @@ HOURLY = timedelta(hours=1)
 
 
 def observed(alerts: list[Alert]) -> list[Alert]:
-    """Level alerts only: hourly data at Siaga 2 and 1 also makes stale `sensor` alerts."""
-    return [a for a in alerts if a.kind == "observed"]
+    """Level alerts only: hourly data at Siaga 2 and 1 also makes stale `sensor` alerts,
+    and the router reminders (tests/unit/service/routing covers those)."""
+    return [a for a in alerts if a.kind == "observed" and a.reminder == 0]
 
 
 def test_katulampa_60_90_160_210_120_without_a_dwell(network: Network) -> None:
@@ -42,8 +43,9 @@ def test_with_the_default_dwell_the_fall_waits_an_hour(network: Network) -> None
 
 def test_exactly_150_cm_at_katulampa_follows_the_boundary_rule(network: Network) -> None:
     readings = series("katulampa", T0, [149.9, 150.0], step=HOURLY)
-    at_or_above = run_pipeline(readings, network)
-    above = run_pipeline(readings, network, settings=DetectorSettings(boundary_rule="above"))
+    at_or_above = run_pipeline(readings, network, route=False)
+    above = run_pipeline(readings, network, route=False,
+                         settings=DetectorSettings(boundary_rule="above"))
     assert [a.level for a in at_or_above] == [3, 2]
     assert [a.level for a in above] == [3]
 
