@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from detectors import DetectorEvent, build_alert
-from schemas import Alert, Network
+from schemas import Alert, MsgType, Network
 from service.routing import Router
 from tests.ciliwung import WIB
 
@@ -27,7 +27,7 @@ class Gauges:
         region = self.network.regions_by_id[station.region_id]
         index = [s.id for s in self.network.stations].index(station_id)
         was = self.last.get(station_id)
-        msg = "alert" if was is None else ("cancel" if level == 4 else "update")
+        msg: MsgType = "alert" if was is None else ("cancel" if level == 4 else "update")
         event = DetectorEvent(
             "observed", msg, index, level, was[0] if was else 4, when.timestamp(), value,
             ref_discriminator=str(was[0]) if was else None, ref_t=was[1] if was else None)
