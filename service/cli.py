@@ -20,9 +20,10 @@ from service.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siaga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="API + detector worker (+ embedded broker without Kafka)")
+    sub.add_parser("run", help="API + detector worker + router (+ embedded broker without Kafka)")
     sub.add_parser("api", help="the HTTP API only")
     sub.add_parser("worker", help="the detector worker only")
+    sub.add_parser("router", help="the router only: predictions downstream, reminders")
     broker = sub.add_parser("broker", help="run the embedded broker alone, in the foreground")
     broker.add_argument("--port", type=int, default=0)
     check = sub.add_parser("check-network", help="validate a network file and summarise it")
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
             return _broker(args.port)
         if args.command == "token":
             return _mint(args, settings)
-        roles: set[Role] = {"run": {"api", "worker"}, "api": {"api"}, "worker": {"worker"}}[
+        roles: set[Role] = {"run": {"api", "worker", "router"}, "api": {"api"},
+                            "worker": {"worker"}, "router": {"router"}}[
             args.command
         ]  # type: ignore[assignment]
         asyncio.run(run_roles(settings, roles))

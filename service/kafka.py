@@ -85,6 +85,10 @@ async def ensure_topics(settings: Settings) -> None:
                  topic_configs={"cleanup.policy": "compact"}),
         NewTopic(settings.topic("subscriptions"), 1, rf,
                  topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(settings.topic("silences"), 1, rf,
+                 topic_configs={"cleanup.policy": "compact"}),
+        NewTopic(settings.topic("acks"), 1, rf,
+                 topic_configs={"cleanup.policy": "compact"}),
     ]
     admin = admin_client(settings)
     # aiokafka's timeouts are per request: bound the whole call (connect, list, create)

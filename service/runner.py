@@ -1,4 +1,4 @@
-"""Run siaga's roles in one asyncio process: API, detector worker, embedded broker.
+"""Run siaga's roles in one asyncio process: API, detector worker, router, embedded broker.
 
 `siaga run` = all of them; without `SIAGA_KAFKA_BOOTSTRAP` it first starts the
 embedded broker on loopback. SIGINT/SIGTERM: the API stops taking requests,
@@ -31,12 +31,13 @@ from service.auth import TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
 from service.errors import ConfigError
 from service.network_file import load_network
+from service.router_worker import RouterWorker
 from service.settings import Settings
 from service.worker import DetectorWorker
 
 log = logging.getLogger(__name__)
 
-Role = Literal["api", "worker"]
+Role = Literal["api", "worker", "router"]
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -122,13 +123,19 @@ async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
 async def _serve(settings: Settings, network: Network, roles: set[Role],
                  stop: asyncio.Event) -> None:
     worker = DetectorWorker(settings, network) if "worker" in roles else None
+    router = RouterWorker(settings, network) if "router" in roles else None
     server: _EmbeddedServer | None = None
     tasks: list[asyncio.Task[None]] = []
     if worker is not None:
         await worker.start()
         tasks.append(asyncio.create_task(worker.run(), name="siaga-worker"))
+    if router is not None:
+        await router.start()
+        tasks.append(asyncio.create_task(router.run(), name="siaga-router"))
     if "api" in roles:
         probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
+        if router is not None:
+            probes["router_assigned"] = router
         app = create_app(settings, network, probes=probes)
         server = _EmbeddedServer(uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port,
@@ -146,6 +153,8 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
             server.should_exit = True
         if worker is not None:
             await worker.stop()
+        if router is not None:
+            await router.stop()
         stopper.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from detectors import BoundaryRule, DetectorSettings
 from service.errors import ConfigError
+from service.routing.router import RouterSettings
 
 
 class Settings(BaseSettings):
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     anon_rate_limit_burst: int = Field(default=30, ge=1)
     max_streams_per_client: int = Field(default=4, ge=1)
 
+    # Router: predictions downstream and reminders (service/routing)
+    router_group: str = "siaga-router"
+    # a condition that still holds is said again after this long, by level
+    repeat_siaga3_s: float = Field(default=6 * 3600.0, gt=0)
+    repeat_siaga2_s: float = Field(default=3 * 3600.0, gt=0)
+    repeat_siaga1_s: float = Field(default=3600.0, gt=0)
+    # an unacknowledged Siaga 2 or 1 is said again after this long, up to this many times
+    ack_resend_s: float = Field(default=1800.0, gt=0)
+    ack_resend_max: int = Field(default=3, ge=0)
+
     # Reading alerts
     alerts_memory_max: int = Field(default=500_000, ge=1_000)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
@@ -126,6 +137,10 @@ class Settings(BaseSettings):
     def station_events_topic(self) -> str:
         return self.topic("station-events")
 
+    @property
+    def acks_topic(self) -> str:
+        return self.topic("acks")
+
     def detector_settings(self) -> DetectorSettings:
         return DetectorSettings(
             boundary_rule=self.boundary_rule,
@@ -140,6 +155,14 @@ class Settings(BaseSettings):
             rising_min_rate_cm_per_h=self.rising_min_rate_cm_per_h,
             stale_grace=self.stale_grace,
             rain_min_dwell_s=self.rain_min_dwell_s,
+        )
+
+    def router_settings(self) -> RouterSettings:
+        return RouterSettings(
+            repeat_s={3: self.repeat_siaga3_s, 2: self.repeat_siaga2_s,
+                      1: self.repeat_siaga1_s},
+            ack_resend_s=self.ack_resend_s,
+            ack_resend_max=self.ack_resend_max,
         )
 
     def bootstrap(self) -> str:

@@ -1,5 +1,9 @@
 """The detector worker: `siaga.readings` in; dead letters, alerts and state out.
 
+Each alert goes to `siaga.alerts` (the gauge's own region hears at once) and,
+keyed by basin, to `siaga.station-events` for the router
+(`service.router_worker`), which adds what needs more than one gauge.
+
 One consumer in the group `SIAGA_WORKER_GROUP`; partitions are keyed by
 station, so a station's readings stay in order on one worker. Per batch:
 fetch → pipeline → hand alerts and dead letters to the producer (batched,
@@ -395,13 +399,12 @@ class DetectorWorker:
             log.info("dead-lettered %s/%s/%s: %s", rec.topic, rec.partition, rec.offset,
                      dead.reason)
         for alert in result.alerts:
-            futures.append(
-                await producer.send(
-                    self.settings.alerts_topic,
-                    alert.model_dump_json().encode(),
-                    key=alert.region_id.encode(),
-                )
-            )
+            value = alert.model_dump_json().encode()
+            futures.append(await producer.send(self.settings.alerts_topic, value,
+                                               key=alert.region_id.encode()))
+            # the router's input: a basin's events stay in order on one partition
+            futures.append(await producer.send(self.settings.station_events_topic, value,
+                                               key=alert.basin.encode()))
             log.debug("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
                       alert.region_id)
         return futures

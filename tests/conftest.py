@@ -51,6 +51,7 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         "kafka_idempotence": False,
         "topic_prefix": f"t{tag}",
         "worker_group": f"g{tag}",
+        "router_group": f"r{tag}",
         "readings_partitions": 3,
         "alerts_partitions": 2,
         "kafka_session_timeout_ms": 6_000,

@@ -23,6 +23,7 @@ from service.api import create_app
 from service.api.runtime import ReadyProbe
 from service.auth import config_line
 from service.broker import free_port
+from service.router_worker import RouterWorker
 from service.runner import _EmbeddedServer
 from service.settings import Settings
 from service.worker import DetectorWorker
@@ -92,15 +93,19 @@ class Service:
 @asynccontextmanager
 async def running_service(
     settings: Settings, network: Network, *, with_worker: bool = True,
-    customize: Callable[[FastAPI], None] | None = None,
+    with_router: bool = True, customize: Callable[[FastAPI], None] | None = None,
 ) -> AsyncIterator[Service]:
     """`customize` may add routes to the app, e.g. to exercise a dependency over real HTTP."""
     await kafka.ensure_topics(settings)
     worker = DetectorWorker(settings, network) if with_worker else None
+    router = RouterWorker(settings, network) if with_worker and with_router else None
     tasks: list[asyncio.Task[None]] = []
     if worker is not None:
         await worker.start()
         tasks.append(asyncio.create_task(worker.run()))
+    if router is not None:
+        await router.start()
+        tasks.append(asyncio.create_task(router.run()))
     port = free_port()
     probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
     app = create_app(settings, network, probes=probes)
@@ -126,6 +131,8 @@ async def running_service(
         server.should_exit = True
         if worker is not None:
             await worker.stop()
+        if router is not None:
+            await router.stop()
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)

@@ -65,13 +65,13 @@ def test_the_service_principal_gets_its_topics_and_its_group() -> None:
     topic = next(c for c in calls if "--topic" in c)
     assert topic[topic.index("--topic") + 1] == Settings().topic_prefix + "."
     assert topic[topic.index("--resource-pattern-type") + 1] == "prefixed"
-    group = next(c for c in calls if "--group" in c)
-    assert group[group.index("--group") + 1] == Settings().worker_group
+    groups = {c[c.index("--group") + 1] for c in calls if "--group" in c}
+    assert groups == {Settings().worker_group, Settings().router_group}
 
 
 def test_service_roles_point_at_kafka_and_wait_for_it() -> None:
     services = _compose()["services"]
-    for role in ("api", "worker"):
+    for role in ("api", "worker", "router"):
         svc = services[role]
         assert svc["command"] == ["siaga", role]
         assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"

@@ -180,7 +180,8 @@ class Router:
     def _repredict(self, key: tuple[str, str], evidence: Alert, now: datetime | None,
                    out: list[Alert]) -> None:
         prediction = self._predictions.setdefault(key, _Prediction())
-        wave = self._strongest_wave(key, now or evidence.observed_at)
+        # by event time, live or replaying: what the water does never depends on the clock
+        wave = self._strongest_wave(key, evidence.observed_at)
         open_ = prediction.last is not None and prediction.last.msg_type != "cancel"
         if wave is None:
             if open_ and prediction.last is not None:

@@ -232,7 +232,8 @@ async def test_a_bogor_gateway_cannot_push_jakarta_gauges(settings: Settings,
         assert sorted(json.loads(r.value)["station_id"] for r in records) == ["katulampa"] * 2
         # the HTTP ingest names the gateway, so the worker can check its scope again
         assert all(dict(r.headers)["siaga-gateway"] == b"bogor-gw" for r in records)
-        listed = (await svc.client.get("/v1/alerts", params={"station_id": "manggarai"})).json()
+        listed = (await svc.client.get("/v1/alerts", params={"station_id": "manggarai",
+                                                                  "kind": "observed"})).json()
         assert listed["alerts"] == []
 
         # an every-station gateway hears the precise reason for a station that does not exist

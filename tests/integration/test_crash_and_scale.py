@@ -213,7 +213,8 @@ async def test_a_replay_from_scratch_gives_the_same_ids_and_nobody_sees_them_twi
     settings = make_settings(broker.bootstrap)
     await kafka.ensure_topics(settings)
     await produce(settings, readings)
-    async with running_service(settings, network) as svc:
+    # the worker's replay; the router's own restart has its own test (test_propagation.py)
+    async with running_service(settings, network, with_router=False) as svc:
         assert svc.worker is not None
         await caught_up(settings, len(readings))
         first = (await svc.client.get("/v1/alerts", params={"limit": 10_000})).json()

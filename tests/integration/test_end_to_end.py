@@ -70,6 +70,12 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
         assert older.json()["next_cursor"] is None
         assert (await svc.client.get("/v1/alerts", params={"limit": 10_001})).status_code == 422
 
+        # Depok and Jakarta heard: Siaga 3, 2, 1 on its way (the fall to 3 is still the
+        # same wave: its Siaga 1 water has not reached them yet)
+        predicted = await svc.wait_for_alerts(6, kind="predicted")
+        assert sorted((a["region_id"], a["level"]) for a in predicted) == [
+            ("dki-jakarta", 1), ("dki-jakarta", 2), ("dki-jakarta", 3),
+            ("kota-depok", 1), ("kota-depok", 2), ("kota-depok", 3)]
         status = (await svc.operator.get("/v1/status")).json()
         katulampa = next(s for s in status["stations"] if s["station_id"] == "katulampa")
         assert katulampa["last_value"] == 120.0
@@ -78,7 +84,7 @@ async def test_katulampa_rise_and_fall_gives_three_escalations_and_a_de_escalati
             hours=4
         )
         assert status["counts"]["readings_accepted_here"] == 5
-        assert status["counts"]["alerts_emitted"] == 4
+        assert status["counts"]["alerts_emitted"] == 4 + 6
         assert status["broker_reachable"] is True
 
 

@@ -149,5 +149,5 @@ async def test_a_broker_outage_is_ridden_out_without_losing_or_doubling_alerts(
 
 def _expected(network: Network, readings: list[dict[str, Any]]) -> list[str]:
     settings = make_settings("unused:0")
-    return [a.id for a in run_pipeline(readings, network,
+    return [a.id for a in run_pipeline(readings, network, route=False,
                                        settings=settings.detector_settings())]
