@@ -128,7 +128,7 @@ def to_cap(
 ) -> bytes:
     """The CAP 1.2 message for `alert`, as UTF-8 XML with a declaration."""
     zone = alert_zone(alert, region)
-    root = ET.Element(_q("alert"))
+    root = ET.Element("alert", {"xmlns": CAP_NS})
     _sub(root, "identifier", alert.id)
     _sub(root, "sender", profile.sender)
     _sub(root, "sent", cap_time(alert.issued_at, zone))
@@ -140,13 +140,17 @@ def to_cap(
         _sub(root, "references", " ".join(references))
     for lang, language in LANGUAGES:
         _info(root, alert, region, station, profile, zone, lang, language, web)
-    return serialize(root, CAP_NS)
+    return serialize(root)
 
 
-def serialize(root: ET.Element, namespace: str) -> bytes:
-    """Indented UTF-8 XML with a declaration, `namespace` as the default one."""
+def serialize(root: ET.Element) -> bytes:
+    """Indented UTF-8 XML with a declaration.
+
+    Elements carry plain names under an `xmlns` attribute on the root: ElementTree's
+    own `default_namespace` refuses unprefixed attributes such as Atom's `rel`.
+    """
     ET.indent(root, space="  ")
-    text = ET.tostring(root, encoding="unicode", default_namespace=namespace)
+    text = ET.tostring(root, encoding="unicode")
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode() + b"\n"
 
 
@@ -349,12 +353,8 @@ def _pick(pair: tuple[str, str], lang: Lang) -> str:
     return pair[0] if lang == "id" else pair[1]
 
 
-def _q(tag: str) -> str:
-    return f"{{{CAP_NS}}}{tag}"
-
-
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:
-    child = ET.SubElement(parent, _q(tag))
+    child = ET.SubElement(parent, tag)
     if text is not None:
         child.text = clean_text(text)
     return child
