@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from schemas import Alert, Region
 from service.cap import CAP_MEDIA_TYPE, CapProfile, Lang, clean_text, expires_at, serialize
@@ -60,12 +60,13 @@ def region_feed(
     json_url: Callable[[str], str],
 ) -> bytes:
     """The Atom feed of `entries` (already chosen, e.g. by `current_alerts`)."""
+    zone = timezone(timedelta(minutes=round(region.utc_offset_h * 60)))  # as in the CAP
     feed = ET.Element("feed", {"xmlns": ATOM_NS, _XML_LANG: "id-ID" if lang == "id" else "en-US"})
     _sub(feed, "id", _urn(f"{profile.sender},feed,{region.id}"))
     _sub(feed, "title", _TITLE[lang].format(region.name))
     # with nothing in it the feed last changed when its last entry dropped out: now
     latest = max((a.issued_at for a in entries), default=now)
-    _sub(feed, "updated", _rfc3339(latest))
+    _sub(feed, "updated", _rfc3339(latest, zone))
     ET.SubElement(feed, "link", {"rel": "self", "type": ATOM_MEDIA_TYPE,
                                      "href": clean_text(feed_url)})
     author = _sub(feed, "author")
@@ -76,8 +77,8 @@ def region_feed(
         # stable across hosts and restarts: the CAP identity (sender, identifier)
         _sub(entry, "id", _urn(f"{profile.sender},{alert.id}"))
         _sub(entry, "title", alert.headline.id if lang == "id" else alert.headline.en)
-        _sub(entry, "updated", _rfc3339(alert.issued_at))
-        _sub(entry, "published", _rfc3339(alert.issued_at))
+        _sub(entry, "updated", _rfc3339(alert.issued_at, zone))
+        _sub(entry, "published", _rfc3339(alert.issued_at, zone))
         ET.SubElement(entry, "link", {"rel": "alternate", "type": CAP_MEDIA_TYPE,
                                           "href": clean_text(cap_url(alert.id))})
         ET.SubElement(entry, "link", {"rel": "related", "type": "application/json",
@@ -92,8 +93,8 @@ def _urn(name: str) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
-def _rfc3339(at: datetime) -> str:
-    return at.replace(microsecond=0).isoformat()
+def _rfc3339(at: datetime, zone: timezone) -> str:
+    return at.astimezone(zone).replace(microsecond=0).isoformat()
 
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None) -> ET.Element:

@@ -96,4 +96,4 @@ def test_an_empty_feed_is_still_a_valid_feed(network: Network) -> None:
                                   lang="id", now=now, feed_url="http://h/f.atom",
                                   cap_url=str, json_url=str))
     assert feed.findall(ATOM + "entry") == []
-    assert feed.findtext(ATOM + "updated") == "2025-03-03T12:00:00+00:00"
+    assert feed.findtext(ATOM + "updated") == "2025-03-03T19:00:00+07:00"  # in WIB
