@@ -9,7 +9,7 @@ from schemas import Network
 from service.auth import mint_token
 from service.settings import Settings
 from tests.cap_xsd import ATOM, CAP, cap_links, info, parse_atom, parse_cap
-from tests.helpers import running_service, series
+from tests.helpers import bearer, running_service, series
 
 
 async def test_real_alerts_as_cap_and_in_the_regions_atom_feed(
@@ -100,3 +100,19 @@ async def test_real_alerts_as_cap_and_in_the_regions_atom_feed(
         assert cancel.findtext(CAP + "references") == (
             f"bpbd@siaga.example.id,{lower['id']},{lower_cap.findtext(CAP + 'sent')}")
         assert info(cancel, "id-ID").findtext(CAP + "responseType") == "AllClear"
+
+
+async def test_feeds_follow_public_alerts_off(settings: Settings, network: Network) -> None:
+    """`SIAGA_PUBLIC_ALERTS=false`: CAP and Atom want a valid token, like the JSON reads."""
+    settings = settings.model_copy(update={"public_alerts": False})
+    async with running_service(settings, network, with_worker=False) as svc:
+        for path in ("/v1/alerts/none-such.cap", "/v1/regions/kota-bogor/alerts.atom"):
+            refused = await svc.client.get(path)
+            assert refused.status_code == 401
+            assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert (await svc.client.get("/v1/alerts/none-such.cap", headers=bearer("bogor-sub"))
+                ).status_code == 404
+        feed = await svc.client.get("/v1/regions/kota-bogor/alerts.atom",
+                                    headers=bearer("bogor-sub"))
+        assert feed.status_code == 200
+        assert parse_atom(feed.content).findall(ATOM + "entry") == []
