@@ -111,6 +111,20 @@ class Settings(BaseSettings):
     alerts_memory_max: int = Field(default=500_000, ge=1_000)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
 
+    # CAP 1.2 and Atom feeds (service/cap.py, service/atom.py). `sender` must be globally
+    # unique, by CAP 1.2 usually a mailbox or domain you own; the default says "not set".
+    cap_sender: str = Field(default="siaga@example.invalid", pattern=r"^[^\s,<&]+$")
+    cap_sender_name: str = Field(default="siaga flood early warning", min_length=1)
+    cap_status: Literal["Actual", "Exercise", "System", "Test", "Draft"] = "Actual"
+    cap_geocode_name: str = Field(default="BPS", pattern=r"^\S+$")
+    cap_circle_radius_km: float = Field(default=0.0, ge=0, allow_inf_nan=False)
+    # predicted/rising alerts expire this long after the end of their ETA window
+    cap_expires_after_eta_h: float = Field(default=1.0, ge=0, allow_inf_nan=False)
+    # an episode's cancel stays in the Atom feed this long, so pollers see the all-clear
+    atom_keep_cancels_h: float = Field(default=24.0, ge=0, allow_inf_nan=False)
+    # absolute links in CAP `web` and Atom; unset = the URL the request came in on
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     def topic(self, name: str) -> str:

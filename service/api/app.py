@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 
 from schemas import Network
 from service.alert_store import AlertStore
-from service.api import alerts, readings, status, whoami
+from service.api import alerts, feeds, readings, status, whoami
 from service.api.limits import BodyLimit
 from service.api.runtime import Access, ProducerLink, ReadyProbe, Runtime
 from service.auth import TokenRegistry
@@ -74,6 +74,7 @@ def create_app(
     )
     app.add_middleware(BodyLimit, max_bytes=cfg.max_body_bytes)
     app.include_router(readings.router)
+    app.include_router(feeds.router)  # before alerts: `/v1/alerts/{id}` would take `….cap`
     app.include_router(alerts.router)
     app.include_router(status.router)
     app.include_router(whoami.router)
