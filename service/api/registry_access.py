@@ -25,6 +25,7 @@ from service.registries import Registries
 M = TypeVar("M", bound=BaseModel)
 
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON"},
     503: {"model": ErrorBody,
           "description": "Kafka is unreachable or the registries are still loading; "
                          "see Retry-After"},
