@@ -12,29 +12,37 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.responses import JSONResponse
 
+from schemas import Alert
 from schemas.ack import Ack, AckCreate
-from service.api.registry_access import UNAVAILABLE, RegistriesDep, write
+from service.api.registry_access import UNAVAILABLE, ActorDep, RegistriesDep, write
 from service.api.runtime import RuntimeDep
-from service.api.security import AUTH_RESPONSES, AnyTokenDep, ErrorBody, check_region
+from service.api.security import AUTH_RESPONSES, ErrorBody, check_region
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"],
                    responses={**AUTH_RESPONSES, **UNAVAILABLE})
 
 
-@router.post("/{alert_id}/ack", status_code=202, response_model=Ack, responses={
-    200: {"model": Ack, "description": "Acknowledged before; the earlier ack"},
-    404: {"model": ErrorBody}})
-async def ack_alert(alert_id: str, identity: AnyTokenDep, rt: RuntimeDep,
-                    registries: RegistriesDep,
-                    body: Annotated[AckCreate | None, Body()] = None) -> JSONResponse:
-    """Acknowledge an alert for its receiving region; reminders for it stop."""
+async def _ackable(alert_id: str, identity: ActorDep, rt: RuntimeDep) -> Alert:
+    """The alert in the path, if the caller acts for its receiving region (a dependency,
+    so 404/403 come before the body is judged)."""
     alert = rt.store.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
     check_region(identity, alert.region_id)
+    return alert
+
+
+@router.post("/{alert_id}/ack", status_code=202, response_model=Ack, responses={
+    200: {"model": Ack, "description": "Acknowledged before; the earlier ack"},
+    404: {"model": ErrorBody}})
+async def ack_alert(alert: Annotated[Alert, Depends(_ackable)], identity: ActorDep,
+                    rt: RuntimeDep, registries: RegistriesDep,
+                    body: Annotated[AckCreate | None, Body()] = None) -> JSONResponse:
+    """Acknowledge an alert for its receiving region; reminders for it stop."""
+    alert_id = alert.id
     known = registries.ack_of(alert_id)
     if known is not None:
         return JSONResponse(known.model_dump(mode="json"), status_code=200)

@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from service.api.runtime import RuntimeDep
-from service.api.security import ErrorBody
+from service.api.security import AnyTokenDep, ErrorBody, forbidden
+from service.auth import Identity
 from service.compacted import CompactedView
 from service.delivery_rules import UnknownId
 from service.errors import BrokerUnavailable
@@ -46,6 +47,17 @@ async def _loaded(rt: RuntimeDep) -> Registries:
 
 
 RegistriesDep = Annotated[Registries, Depends(_loaded)]
+
+
+async def _region_actor(identity: AnyTokenDep) -> Identity:
+    """A subscriber (acts for its region) or an operator; gateways are refused before
+    the body is even looked at. The region itself is checked against the record."""
+    if identity.kind not in ("subscriber", "operator"):
+        raise forbidden("this route needs a subscriber or operator token")
+    return identity
+
+
+ActorDep = Annotated[Identity, Depends(_region_actor)]
 
 
 async def write(rt: RuntimeDep, view: CompactedView[M], key: str, value: M | None) -> None:

@@ -18,7 +18,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import AwareDatetime
 
 from schemas import Alert
@@ -35,15 +35,14 @@ from schemas.subscription import (
 from service.api.alert_marks import AlertPage, page
 from service.api.registry_access import (
     UNAVAILABLE,
+    ActorDep,
     RegistriesDep,
     unknown_ids_error,
     write,
 )
 from service.api.runtime import Runtime, RuntimeDep
-from service.api.security import AUTH_RESPONSES, AnyTokenDep, ErrorBody, check_region, forbidden
-from service.auth import Identity
+from service.api.security import AUTH_RESPONSES, ErrorBody, check_region
 from service.delivery_rules import matches, unknown_ids
-from service.registries import Registries
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"],
                    responses={**AUTH_RESPONSES, **UNAVAILABLE})
@@ -76,7 +75,10 @@ def _created(sub: Subscription, secret: str | None) -> SubscriptionCreated:
     return SubscriptionCreated(**sub.public().model_dump(), secret=secret)
 
 
-def _owned(registries: Registries, identity: Identity, subscription_id: str) -> Subscription:
+async def _owned(subscription_id: SubscriptionId, identity: ActorDep,
+                 registries: RegistriesDep) -> Subscription:
+    """The subscription in the path, if the caller acts for its region: a dependency, so
+    404/403 come before the body is judged."""
     sub = registries.subscriptions.get(subscription_id)
     if sub is None:
         raise HTTPException(404, f"no subscription {subscription_id!r}")
@@ -84,8 +86,11 @@ def _owned(registries: Registries, identity: Identity, subscription_id: str) -> 
     return sub
 
 
+OwnedDep = Annotated[Subscription, Depends(_owned)]
+
+
 @router.post("", status_code=201, response_model=SubscriptionCreated, responses=INVALID)
-async def create_subscription(body: SubscriptionCreate, identity: AnyTokenDep, rt: RuntimeDep,
+async def create_subscription(body: SubscriptionCreate, identity: ActorDep, rt: RuntimeDep,
                               registries: RegistriesDep) -> SubscriptionCreated:
     """Register what a region wants. A webhook without `secret` gets a generated one,
     shown in this answer only. Unknown station, basin or region ids: 422 naming them."""
@@ -105,12 +110,10 @@ async def create_subscription(body: SubscriptionCreate, identity: AnyTokenDep, r
 
 @router.get("", response_model=SubscriptionList)
 async def list_subscriptions(
-    identity: AnyTokenDep, registries: RegistriesDep,
+    identity: ActorDep, registries: RegistriesDep,
     region_id: Annotated[str | None, Query(max_length=64)] = None,
 ) -> SubscriptionList:
     """An operator sees all (or one region's); a subscriber its own region's."""
-    if identity.kind == "gateway":
-        raise forbidden("gateway tokens have no subscriptions")
     subs = [s for s in registries.subscriptions.values()
             if (identity.kind == "operator" or s.region_id == identity.region)
             and (region_id is None or s.region_id == region_id)]
@@ -119,19 +122,17 @@ async def list_subscriptions(
 
 
 @router.get("/{subscription_id}", response_model=SubscriptionPublic, responses=NOT_FOUND)
-async def get_subscription(subscription_id: SubscriptionId, identity: AnyTokenDep,
-                           registries: RegistriesDep) -> SubscriptionPublic:
-    return _owned(registries, identity, subscription_id).public()
+async def get_subscription(sub: OwnedDep) -> SubscriptionPublic:
+    return sub.public()
 
 
 @router.patch("/{subscription_id}", response_model=SubscriptionCreated,
               responses={**NOT_FOUND, **INVALID})
-async def update_subscription(subscription_id: SubscriptionId, body: SubscriptionUpdate,
-                              identity: AnyTokenDep, rt: RuntimeDep,
-                              registries: RegistriesDep) -> SubscriptionCreated:
+async def update_subscription(old: OwnedDep, body: SubscriptionUpdate, identity: ActorDep,
+                              rt: RuntimeDep, registries: RegistriesDep
+                              ) -> SubscriptionCreated:
     """Change the fields given. A new webhook channel without `secret` keeps the old
     webhook's secret, or gets a generated one (shown in this answer only)."""
-    old = _owned(registries, identity, subscription_id)
     changes = body.model_dump(exclude_unset=True, exclude={"channel"})
     if changes.get("region_id") is not None:
         check_region(identity, changes["region_id"])
@@ -154,18 +155,16 @@ async def update_subscription(subscription_id: SubscriptionId, body: Subscriptio
 
 @router.delete("/{subscription_id}", status_code=204, response_class=Response,
                responses=NOT_FOUND)
-async def delete_subscription(subscription_id: SubscriptionId, identity: AnyTokenDep,
-                              rt: RuntimeDep, registries: RegistriesDep) -> Response:
+async def delete_subscription(sub: OwnedDep, rt: RuntimeDep, registries: RegistriesDep
+                              ) -> Response:
     """Delete it (a tombstone on the topic). A deleted default stays deleted."""
-    _owned(registries, identity, subscription_id)
-    await write(rt, registries.subscriptions, subscription_id, None)
+    await write(rt, registries.subscriptions, sub.id, None)
     return Response(status_code=204)
 
 
 @router.get("/{subscription_id}/alerts", response_model=AlertPage, responses=NOT_FOUND)
 async def subscription_alerts(
-    subscription_id: SubscriptionId, identity: AnyTokenDep, rt: RuntimeDep,
-    registries: RegistriesDep,
+    sub: OwnedDep, rt: RuntimeDep, registries: RegistriesDep,
     since: Annotated[AwareDatetime | None, Query(description="issued at or after")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$",
@@ -173,8 +172,6 @@ async def subscription_alerts(
 ) -> AlertPage:
     """The pull channel: alerts that match the subscription and are not silenced, most
     recent first; follow `next_cursor` for older ones."""
-    sub = _owned(registries, identity, subscription_id)
-
     def wanted(alert: Alert) -> bool:
         return matches(sub, alert, rt.network) and not registries.withheld(alert)
 
