@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,6 +53,8 @@ class AlertStore:
         self.duplicates_dropped = 0
         self._latest_observed: dict[str, Alert] = {}
         self._latest_sensor: dict[str, Alert] = {}
+        # set by the app: alerts kept and listed but not streamed live (silenced)
+        self.withhold: Callable[[Alert], bool] | None = None
 
     def __len__(self) -> int:
         return len(self._items)
@@ -76,6 +79,8 @@ class AlertStore:
             for old in self._items[:cut]:
                 del self._by_id[old.alert.id]
             del self._items[:cut]
+        if self.withhold is not None and self.withhold(alert):
+            return True
         for sub in list(self._subscribers):
             if sub.region_id is None or sub.region_id == alert.region_id:
                 self._offer(sub, stored)
@@ -94,6 +99,7 @@ class AlertStore:
         since: datetime | None = None,
         limit: int = 100,
         before_seq: int | None = None,
+        where: Callable[[Alert], bool] | None = None,
     ) -> tuple[list[Alert], int | None]:
         """Most recent first; returns the page and the cursor of the next page (or None)."""
         page: list[Alert] = []
@@ -111,6 +117,8 @@ class AlertStore:
             if station_id and a.station_id != station_id:
                 continue
             if kind and a.kind != kind:
+                continue
+            if where is not None and not where(a):
                 continue
             if len(page) == limit:
                 next_cursor = page_last_seq
@@ -137,6 +145,7 @@ class AlertStore:
                     s for s in self._items
                     if s.seq > start.seq
                     and (region_id is None or s.alert.region_id == region_id)
+                    and not (self.withhold is not None and self.withhold(s.alert))
                 ]
         return sub, backlog
 

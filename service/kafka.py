@@ -23,6 +23,8 @@ from service.settings import Settings
 
 log = logging.getLogger(__name__)
 
+KEEP_TOMBSTONES_MS = 100 * 365 * 24 * 3600 * 1000  # a century: Kafka has no "forever" here
+
 
 def _security(settings: Settings) -> dict[str, Any]:
     """SASL/TLS options for every client, only when configured (the embedded broker has none)."""
@@ -83,8 +85,12 @@ async def ensure_topics(settings: Settings) -> None:
         NewTopic(settings.alerts_topic, settings.alerts_partitions, rf),
         NewTopic(settings.state_topic, settings.readings_partitions, rf,
                  topic_configs={"cleanup.policy": "compact"}),
+        # one partition each: a small registry read whole by every process, in order
         NewTopic(settings.topic("subscriptions"), 1, rf,
-                 topic_configs={"cleanup.policy": "compact"}),
+                 topic_configs={"cleanup.policy": "compact",
+                                # a deleted default subscription is a tombstone that
+                                # must outlive compaction, else it comes back on start
+                                "delete.retention.ms": str(KEEP_TOMBSTONES_MS)}),
         NewTopic(settings.topic("silences"), 1, rf,
                  topic_configs={"cleanup.policy": "compact"}),
         NewTopic(settings.topic("acks"), 1, rf,

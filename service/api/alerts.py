@@ -13,22 +13,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime
 
-from schemas import Alert, AlertKind
+from schemas import AlertKind
 from service.alert_store import Stored, SubscriberGone
+from service.api.alert_marks import AlertPage, AlertView, mark, page
 from service.api.runtime import RuntimeDep
 from service.api.security import PUBLIC_RESPONSES, AlertReaderDep, ErrorBody
 
 router = APIRouter(prefix="/v1", tags=["alerts"], responses=PUBLIC_RESPONSES)
 
 MAX_PAGE = 10_000
-
-
-class AlertPage(BaseModel):
-    alerts: list[Alert]
-    count: int
-    next_cursor: str | None = None
 
 
 @router.get("/alerts", response_model=AlertPage)
@@ -43,23 +38,22 @@ async def list_alerts(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$",
                                         description="next_cursor of the previous page")] = None,
 ) -> AlertPage:
-    """Most recent first. Follow `next_cursor` for older alerts."""
+    """Most recent first, silenced ones too (marked `silenced_by`). Follow `next_cursor`
+    for older alerts."""
     alerts, next_seq = rt.store.query(
         region_id=region_id, station_id=station_id, kind=kind, since=since, limit=limit,
         before_seq=int(cursor) if cursor is not None else None,
     )
-    return AlertPage(
-        alerts=alerts, count=len(alerts),
-        next_cursor=str(next_seq) if next_seq is not None else None,
-    )
+    return page(rt.registries, alerts, next_seq)
 
 
-@router.get("/alerts/{alert_id}", response_model=Alert, responses={404: {"model": ErrorBody}})
-async def get_alert(alert_id: str, rt: RuntimeDep, _reader: AlertReaderDep) -> Alert:
+@router.get("/alerts/{alert_id}", response_model=AlertView,
+            responses={404: {"model": ErrorBody}})
+async def get_alert(alert_id: str, rt: RuntimeDep, _reader: AlertReaderDep) -> AlertView:
     alert = rt.store.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
-    return alert
+    return mark(rt.registries, alert)
 
 
 @router.get(
@@ -76,6 +70,7 @@ async def stream_region_alerts(
     last_event_id: Annotated[str | None, Header(max_length=200)] = None,
 ) -> StreamingResponse:
     """Live alerts for one region as Server-Sent Events (`event: alert`, `id` = alert id).
+    Silenced alerts are not sent.
 
     Reconnect with `Last-Event-ID` to receive what was missed. A comment line
     every `SIAGA_SSE_HEARTBEAT_S` keeps proxies from closing an idle stream.

@@ -13,12 +13,22 @@ from fastapi.responses import JSONResponse
 
 from schemas import Network
 from service.alert_store import AlertStore
-from service.api import alerts, feeds, readings, status, whoami
+from service.api import (
+    acks,
+    alerts,
+    feeds,
+    readings,
+    silences,
+    status,
+    subscriptions,
+    whoami,
+)
 from service.api.limits import BodyLimit
 from service.api.runtime import Access, ProducerLink, ReadyProbe, Runtime
 from service.auth import TokenRegistry
 from service.group_monitor import GroupMonitor
 from service.network_file import load_network
+from service.registries import Registries
 from service.settings import Settings
 from service.station_board import StationBoard
 from service.topic_views import TopicViews
@@ -51,18 +61,23 @@ def create_app(
         views = TopicViews(cfg, net, store, board)
         producer = ProducerLink(cfg)
         group = GroupMonitor(cfg)
+        registries = Registries(cfg, net, producer.get)
+        store.withhold = registries.withheld  # silenced: listed, not streamed
         app.state.runtime = Runtime(
             settings=cfg, network=net, store=store, board=board, views=views,
             producer=producer, group=group, access=Access.build(cfg, tokens),
-            extra_probes=dict(probes or {}),
+            registries=registries,
+            extra_probes={"registries_loaded": registries, **(probes or {})},
         )
         await producer.start()
         await views.start()
+        await registries.start()
         await group.start()
         try:
             yield
         finally:
             await group.stop()
+            await registries.stop()
             await views.stop()
             await producer.stop()
 
@@ -78,6 +93,9 @@ def create_app(
     app.include_router(alerts.router)
     app.include_router(status.router)
     app.include_router(whoami.router)
+    app.include_router(subscriptions.router)
+    app.include_router(silences.router)
+    app.include_router(acks.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

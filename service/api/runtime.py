@@ -19,6 +19,7 @@ from service.auth import TokenRegistry
 from service.background import Background
 from service.errors import BrokerUnavailable
 from service.group_monitor import GroupMonitor
+from service.registries import Registries
 from service.settings import Settings
 from service.station_board import StationBoard
 from service.topic_views import TopicViews
@@ -116,6 +117,7 @@ class Runtime:
     producer: ProducerLink
     group: GroupMonitor
     access: Access
+    registries: Registries
     counters: IngestCounters = field(default_factory=IngestCounters)
     extra_probes: dict[str, ReadyProbe] = field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from service.api.delivery_status import delivery_status
 from service.api.runtime import Runtime, RuntimeDep
 from service.api.security import AUTH_RESPONSES, OperatorDep
 
@@ -37,8 +38,9 @@ async def readyz(rt: RuntimeDep) -> JSONResponse:
 @router.get("/v1/status", responses=AUTH_RESPONSES)
 async def status(rt: RuntimeDep, _operator: OperatorDep) -> dict[str, Any]:
     """The whole network at a glance: each gauge's last reading and level, stale gauges,
-    and the counts of readings accepted, rejected and dead-lettered and alerts emitted.
-    Needs an operator token."""
+    and the counts of readings accepted, rejected and dead-lettered and alerts emitted;
+    active silences, alerts at Siaga 2/1 waiting for an acknowledgement, and
+    subscriptions per region. Needs an operator token."""
     now = datetime.now(UTC)
     stations = rt.board.snapshot(rt.store, now)
     return {
@@ -58,6 +60,7 @@ async def status(rt: RuntimeDep, _operator: OperatorDep) -> dict[str, Any]:
             "live_subscribers": rt.store.subscriber_count,
         },
         "workers": _workers(rt),
+        **delivery_status(rt, now),
     }
 
 

@@ -2,8 +2,9 @@
 
 Table-driven against one real service per module (uvicorn + the embedded
 broker + a worker, so the alert routes have a real alert to serve). The
-subscriber dependency is exercised on a small route added for the test, since
-subscription and acknowledgement routes do not exist yet.
+path-scoped subscriber dependency is exercised on a small route added for the
+test; the subscription, silence and acknowledgement routes check the region of
+the record they touch.
 """
 
 from __future__ import annotations
@@ -86,6 +87,10 @@ def _reading() -> dict[str, Any]:
 READINGS = "/v1/readings"
 STREAM = "/v1/regions/kota-bogor/alerts/stream"
 ONE_ALERT = "/v1/alerts/{alert}"
+ACK = "/v1/alerts/{alert}/ack"
+SUBS = "/v1/subscriptions"
+BOGOR_SUB = "/v1/subscriptions/default-kota-bogor"
+SILENCES = "/v1/silences"
 
 # (method, path, caller, expected status). Callers: "none", "wrong" (a well-formed
 # token nobody configured), "not-bearer" (a valid token sent as Basic), or a token name.
@@ -130,6 +135,45 @@ ACCESS_TABLE: list[tuple[str, str, str, int]] = [
     # not its region: the same 403 whether the region exists or not
     ("GET", PROBE.format(region="atlantis"), "jakarta-sub", 403),
     ("GET", PROBE.format(region="atlantis"), "ops", 404),
+    # subscriptions: a region's subscriber (or an operator), never a gateway
+    ("GET", SUBS, "none", 401),
+    ("GET", SUBS, "wrong", 401),
+    ("GET", SUBS, "all-gw", 403),
+    ("GET", SUBS, "jakarta-sub", 200),
+    ("GET", SUBS, "ops", 200),
+    ("POST", SUBS, "none", 401),
+    ("POST", SUBS, "bogor-gw", 403),
+    ("POST", SUBS, "jakarta-sub", 422),  # past the checks: no body
+    ("GET", BOGOR_SUB, "none", 401),
+    ("GET", BOGOR_SUB, "wrong", 401),
+    ("GET", BOGOR_SUB, "bogor-gw", 403),
+    ("GET", BOGOR_SUB, "jakarta-sub", 403),
+    ("GET", BOGOR_SUB, "bogor-sub", 200),
+    ("GET", BOGOR_SUB, "ops", 200),
+    ("GET", BOGOR_SUB + "/alerts", "jakarta-sub", 403),
+    ("GET", BOGOR_SUB + "/alerts", "bogor-sub", 200),
+    ("PATCH", BOGOR_SUB, "none", 401),
+    ("PATCH", BOGOR_SUB, "jakarta-sub", 403),
+    ("DELETE", BOGOR_SUB, "none", 401),
+    ("DELETE", BOGOR_SUB, "jakarta-sub", 403),
+    ("DELETE", BOGOR_SUB, "all-gw", 403),
+    # silences: operators change them; any valid token reads them
+    ("POST", SILENCES, "none", 401),
+    ("POST", SILENCES, "wrong", 401),
+    ("POST", SILENCES, "bogor-sub", 403),
+    ("POST", SILENCES, "all-gw", 403),
+    ("POST", SILENCES, "ops", 422),  # past the checks: no body
+    ("DELETE", SILENCES + "/sil-0", "jakarta-sub", 403),
+    ("DELETE", SILENCES + "/sil-0", "ops", 404),
+    ("GET", SILENCES, "none", 401),
+    ("GET", SILENCES, "bogor-gw", 200),
+    # acks: the alert's receiving region (Kota Bogor here) or an operator
+    ("POST", ACK, "none", 401),
+    ("POST", ACK, "wrong", 401),
+    ("POST", ACK, "jakarta-sub", 403),
+    ("POST", ACK, "bogor-gw", 403),
+    ("POST", ACK, "bogor-sub", 202),
+    ("POST", ACK, "ops", 200),  # acknowledged already: the earlier ack
     # probes stay open, whatever is presented
     ("GET", "/healthz", "none", 200),
     ("GET", "/healthz", "wrong", 200),
@@ -154,7 +198,7 @@ async def _call(client: httpx.AsyncClient, method: str, path: str, who: str
             if response.status_code != 200:
                 await response.aread()
             return response
-    body = {"readings": [_reading()]} if method == "POST" else None
+    body = {"readings": [_reading()]} if path == READINGS else None
     return await client.request(method, path, headers=headers, json=body)
 
 

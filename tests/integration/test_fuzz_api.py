@@ -37,7 +37,9 @@ MAX_EXAMPLES = 150  # per operation and generation mode; the whole run stays und
 STREAM_PATH = "/v1/regions/{region_id}/alerts/stream"
 # Which valid token each operation is called with: the one its route asks for.
 TOKEN_FOR = {("POST", "/v1/readings"): "all-gw", ("GET", "/v1/status"): "ops",
-             ("GET", "/v1/whoami"): "jakarta-sub"}
+             ("GET", "/v1/whoami"): "jakarta-sub", ("POST", "/v1/silences"): "ops",
+             ("DELETE", "/v1/silences/{silence_id}"): "ops"}
+METHODS = ("GET ", "POST ", "PATCH ", "DELETE ")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
@@ -109,7 +111,7 @@ async def test_schemathesis_finds_no_5xx_and_no_schema_violation(
         tally: Counter[str] = Counter()
         # schemathesis calls are blocking: run them off the loop that serves them
         failures = await asyncio.to_thread(_fuzz, schema_doc, svc.base_url, tally)
-    operations = sorted(k for k in tally if k.startswith(("GET ", "POST ")))
+    operations = sorted(k for k in tally if k.startswith(METHODS))
     print(f"\nschemathesis: {tally['cases']} cases, {tally['5xx']} responses 5xx")
     for key in operations + sorted(k for k in tally if k.startswith("status ")):
         print(f"  {key}: {tally[key]}")
