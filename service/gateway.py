@@ -107,9 +107,10 @@ class HttpSink:
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
     try:
-        return min(float(str(response.headers.get("Retry-After", ""))), 30.0)
+        seconds = float(str(response.headers.get("Retry-After", "")))
+        return min(seconds, 30.0)
     except ValueError:
-        return min(0.5 * 2**attempt, 30.0)
+        return min(0.5 * 2.0**attempt, 30.0)
 
 
 def _detail(response: httpx.Response) -> str:
