@@ -33,6 +33,8 @@ from service.errors import SiagaError
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+# one INFO line per request would bury the progress line and the summary
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 Reading = dict[str, Any]
 Verdict = tuple[str, str | None]  # ("accepted" | "rejected", reason)
