@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 
@@ -86,7 +87,7 @@ def test_no_step_exceeds_the_stations_plausible_rate_and_values_stay_in_range(
         if station.kind == "rainfall":
             continue
         rate = station.max_rate_cm_per_h or DEFAULT_MAX_RATE_CM_PER_H
-        for (t0, v0), (t1, v1) in zip(pts, pts[1:], strict=False):
+        for (t0, v0), (t1, v1) in itertools.pairwise(pts):
             assert t1 - t0 == timedelta(minutes=5)  # punctual even at Siaga 1
             assert abs(v1 - v0) / ((t1 - t0) / timedelta(hours=1)) <= 0.8 * rate
     assert all(str(r["observed_at"]).endswith("+07:00") for r in readings)
@@ -120,7 +121,7 @@ def test_fault_scenario_raises_each_sensor_fault(network: Network) -> None:
     assert {r["station_id"] for r in sentinel} == {"cipinang-hulu"} and len(sentinel) == 6
     gap = [datetime.fromisoformat(str(r["observed_at"])) for r in readings
            if r["station_id"] == "sunter-hulu"]
-    assert max(b - a for a, b in zip(gap, gap[1:], strict=False)) == timedelta(hours=3,
+    assert max(b - a for a, b in itertools.pairwise(gap)) == timedelta(hours=3,
                                                                               minutes=5)
 
 
