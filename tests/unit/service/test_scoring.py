@@ -36,7 +36,7 @@ def _refs(network: Network, values: dict[str, list[float]]) -> dict[str, list[tu
     return out
 
 
-REFERENCE = {
+REFERENCE: dict[str, list[float]] = {
     # Katulampa (80/150/200): Siaga 3 at +1 h, Siaga 2 at +2 h, Siaga 1 at +3 h
     "katulampa": [50, 90, 160, 210, 120, 60],
     # Depok (200/270/350) reaches Siaga 3 at +4 h
