@@ -126,8 +126,10 @@ def plot(recording: Recording, alerts: list[dict[str, Any]], network: Network, o
                 label="level (cm)")
         for level, bound in zip((3, 2, 1), station.bounds.as_tuple(), strict=True):
             ax.axhline(bound, color=colours[level], ls="--", lw=0.8, label=f"Siaga {level}")
+        first, last = series[0][0], series[-1][0]
         mine = [a for a in alerts if a["station_id"] == station_id
-                and a["kind"] in ("observed", "predicted")]
+                and a["kind"] in ("observed", "predicted")
+                and first <= datetime.fromisoformat(a["observed_at"]) <= last]
         for kind, marker in (("observed", "o"), ("predicted", "^")):
             picked = [a for a in mine if a["kind"] == kind and a.get("value") is not None]
             if picked:
