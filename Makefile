@@ -12,7 +12,7 @@ $(BIN)/siaga: pyproject.toml
 	touch $(BIN)/siaga
 
 run: $(BIN)/siaga
-	$(BIN)/siaga run
+	$(BIN)/siaga run --demo
 
 lint: $(BIN)/siaga
 	$(BIN)/ruff check .

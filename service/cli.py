@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from service import tools_cli
 from service.auth import TOKEN_KINDS, TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
 from service.errors import SiagaError
@@ -20,7 +21,10 @@ from service.settings import Settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siaga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="API + detector worker + router (+ embedded broker without Kafka)")
+    run = sub.add_parser(
+        "run", help="API + detector worker + router (+ embedded broker without Kafka)")
+    run.add_argument("--demo", action="store_true",
+                     help="also push a simulated flood (siaga simulate --scenario demo)")
     sub.add_parser("api", help="the HTTP API only")
     sub.add_parser("worker", help="the detector worker only")
     sub.add_parser("router", help="the router only: predictions downstream, reminders")
@@ -38,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     mint.add_argument("--stations", default="", help="gateway: station ids, comma-separated, or *")
     mint.add_argument("--regions", default="", help="gateway: every station of these regions")
     mint.add_argument("--region", default=None, help="subscriber: its region id")
+    tools_cli.add_commands(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -52,11 +57,13 @@ def main(argv: list[str] | None = None) -> int:
             return _broker(args.port)
         if args.command == "token":
             return _mint(args, settings)
+        if args.command in tools_cli.COMMANDS:
+            return tools_cli.run_command(args, settings)
         roles: set[Role] = {"run": {"api", "worker", "router"}, "api": {"api"},
                             "worker": {"worker"}, "router": {"router"}}[
             args.command
         ]  # type: ignore[assignment]
-        asyncio.run(run_roles(settings, roles))
+        asyncio.run(run_roles(settings, roles, demo=getattr(args, "demo", False)))
     except SiagaError as exc:
         print(f"siaga: {exc}", file=sys.stderr)
         return 2

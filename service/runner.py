@@ -29,6 +29,7 @@ from service.api import create_app
 from service.api.runtime import ReadyProbe
 from service.auth import TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
+from service.demo import run_demo, with_simulator_token
 from service.errors import ConfigError
 from service.network_file import load_network
 from service.router_worker import RouterWorker
@@ -84,9 +85,12 @@ def prepare_access(settings: Settings, network: Network, roles: set[Role]) -> Se
     return settings.model_copy(update={"tokens": lines, "tokens_file": None})
 
 
-async def run_roles(settings: Settings, roles: set[Role]) -> None:
+async def run_roles(settings: Settings, roles: set[Role], demo: bool = False) -> None:
     network = load_network(settings.network)
     settings = prepare_access(settings, network, roles)
+    demo_token = None
+    if demo and "api" in roles:
+        settings, demo_token = with_simulator_token(settings)
     broker: EmbeddedBroker | None = None
     if not settings.kafka_bootstrap:
         broker = EmbeddedBroker(port=settings.embedded_broker_port)
@@ -99,13 +103,14 @@ async def run_roles(settings: Settings, roles: set[Role]) -> None:
     elif settings.kafka_idempotence is None:
         settings = settings.model_copy(update={"kafka_idempotence": True})
     try:
-        await _run(settings, network, roles)
+        await _run(settings, network, roles, demo_token)
     finally:
         if broker is not None:
             broker.stop()
 
 
-async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
+async def _run(settings: Settings, network: Network, roles: set[Role],
+               demo_token: str | None = None) -> None:
     # signals first: a SIGTERM while starting up must still mean a clean stop
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -114,18 +119,19 @@ async def _run(settings: Settings, network: Network, roles: set[Role]) -> None:
     try:
         await _ensure_topics_with_retry(settings)
         if not stop.is_set():
-            await _serve(settings, network, roles, stop)
+            await _serve(settings, network, roles, stop, demo_token)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
 
 
 async def _serve(settings: Settings, network: Network, roles: set[Role],
-                 stop: asyncio.Event) -> None:
+                 stop: asyncio.Event, demo_token: str | None = None) -> None:
     worker = DetectorWorker(settings, network) if "worker" in roles else None
     router = RouterWorker(settings, network) if "router" in roles else None
     server: _EmbeddedServer | None = None
     tasks: list[asyncio.Task[None]] = []
+    demo: asyncio.Task[None] | None = None  # not in `tasks`: its end must not stop the service
     if worker is not None:
         await worker.start()
         tasks.append(asyncio.create_task(worker.run(), name="siaga-worker"))
@@ -144,6 +150,8 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
         tasks.append(asyncio.create_task(server.serve(), name="siaga-api"))
         log.info("siaga API on http://%s:%s (docs at /docs)", settings.http_host,
                  settings.http_port)
+        if demo_token is not None:
+            demo = asyncio.create_task(run_demo(server, demo_token, network), name="siaga-demo")
     stopper = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
@@ -156,6 +164,9 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
         if router is not None:
             await router.stop()
         stopper.cancel()
+        if demo is not None:
+            demo.cancel()
+            await asyncio.gather(demo, return_exceptions=True)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(
