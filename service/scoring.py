@@ -21,7 +21,11 @@ Definitions (times in minutes; positive delay = the service was late):
   non-cancel `predicted` alert for G at level L or more severe, issued after
   the previous episode at that level ended (at most `lookback` before) and no
   later than crossing + tolerance; negative = the prediction came late.
-- *Noise*: alerts per receiving region, by kind, cancels included.
+- A `predicted` alert's level is the level it expects at G (`expected_level`,
+  learnt from history) where it has one, else its warning level (the upstream
+  gauge's). Reminders (re-sends of a condition that holds) are never false
+  alarms of their own.
+- *Noise*: alerts per receiving region, by kind, cancels and reminders included.
 - An alert's time is `issued_at`; when that is more than `max_latency` after
   its `observed_at` (a wall-clock worker replaying history), its event time
   `observed_at` is when it would have been issued live; the report counts them.
@@ -119,6 +123,7 @@ class Issued:
     event_timed: bool
     eta_from: datetime | None
     eta_to: datetime | None
+    reminder: bool = False
 
 
 def as_issued(raw: dict[str, Any], max_latency: timedelta) -> Issued:
@@ -130,9 +135,12 @@ def as_issued(raw: dict[str, Any], max_latency: timedelta) -> Issued:
         value = raw.get(key)
         return datetime.fromisoformat(value) if value else None
 
+    level = int(raw["level"])
+    if raw["kind"] == "predicted" and raw.get("expected_level") and raw["msg_type"] != "cancel":
+        level = int(raw["expected_level"])  # what it says the gauge will reach
     return Issued(raw["id"], raw["msg_type"], raw["kind"], raw["station_id"], raw["region_id"],
-                  int(raw["level"]), observed if late else issued, late,
-                  when("eta_from"), when("eta_to"))
+                  level, observed if late else issued, late,
+                  when("eta_from"), when("eta_to"), bool(raw.get("reminder")))
 
 
 def graded(series: Sequence[tuple[datetime, float]], bounds: tuple[float, float, float],
@@ -256,7 +264,7 @@ def score(
                 previous_end = span[1]
         escalations.sort(key=lambda e: (e.crossing, -e.level))
         mine = [a for a in alerts if a.station_id == station_id and a.msg_type != "cancel"
-                and a.level <= 3 and a.kind in ("observed", "predicted")]
+                and a.level <= 3 and a.kind in ("observed", "predicted") and not a.reminder]
         for a in mine:
             lo, hi = (a.at - tolerance, a.at + tolerance)
             if a.kind == "predicted":

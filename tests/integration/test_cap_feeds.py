@@ -71,10 +71,15 @@ async def test_real_alerts_as_cap_and_in_the_regions_atom_feed(
         english = parse_atom((await svc.client.get(
             "/v1/regions/kota-depok/alerts.atom", params={"lang": "en"})).content)
         assert english.findtext(f"{ATOM}entry/{ATOM}title") == worse["headline"]["en"]
-        # other regions' feeds do not carry Depok's alerts; unknown regions are 404
+        # upstream regions' feeds do not carry Depok's alerts; Jakarta, downstream, has
+        # the router's prediction for Manggarai; unknown regions are 404
+        bogor = parse_atom((await svc.client.get("/v1/regions/kota-bogor/alerts.atom")
+                            ).content)
+        assert bogor.findall(ATOM + "entry") == []
+        await svc.wait_for_alerts(1, region_id="dki-jakarta", kind="predicted")
         jakarta = parse_atom((await svc.client.get("/v1/regions/dki-jakarta/alerts.atom")
                               ).content)
-        assert jakarta.findall(ATOM + "entry") == []
+        assert {c.get("term") for c in jakarta.iter(ATOM + "category")} == {"predicted"}
         assert (await svc.client.get("/v1/regions/atlantis/alerts.atom")).status_code == 404
         assert (await svc.client.get("/v1/regions/kota-depok/alerts.atom",
                                      params={"lang": "fr"})).status_code == 422

@@ -78,6 +78,13 @@ async def test_march_2025_replay_gives_depok_siaga_1_and_the_score_calls_it_a_hi
         # record's sample; the official announcement said 00:40)
         assert await depok_siaga_1() == ["2025-03-03T01:00:00+07:00",
                                          "2025-03-04T01:00:00+07:00"]
+        # the router warned Jakarta of Katulampa's water: Manggarai, 9-11 h ahead
+        jakarta = await svc.wait_for_alerts(1, timeout_s=20, region_id="dki-jakarta",
+                                            kind="predicted", station_id="manggarai")
+        first = min(jakarta, key=lambda a: a["observed_at"])
+        assert (first["upstream_station_id"], first["observed_at"], first["eta_from"],
+                first["eta_to"]) == ("katulampa", "2025-03-02T20:00:00+07:00",
+                                     "2025-03-03T05:00:00+07:00", "2025-03-03T07:00:00+07:00")
 
         report = tmp_path / "score.json"
         code, out, err = await _siaga("score", str(ciliwung_csv), *WINDOW,
@@ -93,3 +100,8 @@ async def test_march_2025_replay_gives_depok_siaga_1_and_the_score_calls_it_a_hi
     assert data["event_timed_alerts"] == data["alerts_considered"] > 0
     assert (data["hits"], data["misses"], len(data["false_alarms"])) == (13, 0, 0)
     assert "manggarai 795 cm at 2025-03-04 00:00 left out" in out
+    # Jakarta's lead time: Katulampa's Siaga 3 at 20:00 on 2 March, Manggarai's at 07:00
+    manggarai = next(s for s in data["stations"] if s["station_id"] == "manggarai")
+    first_wave = next(e for e in manggarai["escalations"] if e["level"] == 3)
+    assert (first_wave["crossing"], first_wave["predicted_at"], first_wave["lead_min"]) == (
+        "2025-03-03T07:00:00+07:00", "2025-03-02T20:00:00+07:00", 660.0)
