@@ -8,6 +8,7 @@ continues the same chain.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -74,3 +75,29 @@ async def test_katulampa_rise_reaches_depok_and_jakarta_then_a_restarted_router_
         alert for alert in (json.loads(r.value) for r in records)
         if alert["kind"] == "predicted"]
     assert len(predicted) == len({a["id"] for a in predicted}) == 6
+
+
+@pytest.mark.timeout(90)
+async def test_an_ack_over_http_stops_the_router_resending_a_siaga_2(
+        settings: Settings, network: Network) -> None:
+    # live: re-sends by the wall clock, every 1.5 s while unacknowledged (for the test)
+    settings = settings.model_copy(update={"ack_resend_s": 1.5, "ack_resend_max": 100})
+    start = _start()
+    readings = [level_reading("depok", start + i * H, v) for i, v in enumerate([150, 300])]
+    async with running_service(settings, network) as svc:
+        assert (await svc.gateway.post("/v1/readings", json={"readings": readings})
+                ).status_code == 200
+        reminders = await svc.wait_for_alerts(2, timeout_s=20, region_id="kota-depok",
+                                               station_id="depok", kind="observed")
+        original = next(a for a in reminders if a["reminder"] == 0)
+        resent = [a for a in reminders if a["reminder"] > 0]
+        assert resent and resent[0]["references"] == [original["id"]]
+        assert resent[0]["id"] == original["id"] + "-r1"
+        assert "not yet acknowledged" in resent[0]["note"]["en"]
+        ack = await svc.operator.post(f"/v1/alerts/{original['id']}/ack")
+        assert ack.status_code == 202, ack.text
+        await asyncio.sleep(2.0)  # the router reads siaga.acks on its next poll (200 ms)
+        before = await svc.wait_for_alerts(1, region_id="kota-depok", kind="observed")
+        await asyncio.sleep(5.0)  # three re-send intervals
+        after = await svc.wait_for_alerts(1, region_id="kota-depok", kind="observed")
+    assert len(after) == len(before)  # nothing re-sent once acknowledged
