@@ -354,10 +354,14 @@ class DetectorWorker:
         if not self.settings.restore_state:
             self._needs_restore = False
             return  # a replay from scratch: grade everything anew
-        # alerts first (a deployment older than the changelog), the changelog wins
-        self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
+        changelog = await checkpoint.read_changelog(self.settings)
+        if not changelog and await self._input_committed():
+            # a deployment older than the changelog: the issued alerts are all there is.
+            # Never beside a changelog: alerts of batches not yet committed are ahead of
+            # the input about to be re-read, and would make it look late.
+            self.pipeline.restore(await levels_from_alerts(self.settings, self.network))
         restored = 0
-        for station_id, saved in (await checkpoint.read_changelog(self.settings)).items():
+        for station_id, saved in changelog.items():
             index = self.pipeline.table.index.get(station_id)
             if index is not None:
                 import_station(engine.state, index, saved.state)
@@ -366,6 +370,15 @@ class DetectorWorker:
         self._needs_restore = False
         log.info("restored the state of %d stations from %s", restored,
                  self.settings.state_topic)
+
+    async def _input_committed(self) -> bool:
+        consumer = self._consumer
+        if consumer is None:
+            return False
+        for tp in consumer.assignment():
+            if await consumer.committed(tp):
+                return True
+        return False
 
     def _forget_uncommitted(self) -> None:
         for future in self._inflight:

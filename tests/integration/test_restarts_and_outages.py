@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from schemas import Network
+from service import kafka
 from service.broker import EmbeddedBroker, free_port
 from service.pipeline import run_pipeline
 from service.settings import Settings
@@ -70,6 +71,42 @@ async def test_a_restarted_worker_grades_on_from_the_issued_alerts(
         assert svc.worker.stats.readings == 12
         again = await svc.client.get("/v1/alerts", params={"station_id": "angke-hulu"})
         assert len(again.json()["alerts"]) == 4
+
+
+async def test_a_deployment_without_a_changelog_grades_on_from_its_alerts(
+    settings: Settings, network: Network
+) -> None:
+    """An older deployment left committed input and alerts but no `siaga.state`: the
+    worker takes the levels the alerts show instead of starting every gauge at Normal."""
+    first = series("angke-hulu", _start(), [100, 160, 260], step=HOUR)
+    await kafka.ensure_topics(settings)
+    producer = kafka.producer(settings)
+    await producer.start()
+    try:
+        for reading in first:
+            await producer.send_and_wait(settings.readings_topic, json.dumps(reading).encode(),
+                                         key=b"angke-hulu")
+        for alert in run_pipeline(first, network, route=False):
+            await producer.send_and_wait(settings.alerts_topic, alert.model_dump_json().encode(),
+                                         key=alert.region_id.encode())
+    finally:
+        await producer.stop()
+    group = kafka.consumer(settings, group_id=settings.worker_group)
+    await group.start()
+    try:
+        tps = await kafka.partitions_of(group, settings.readings_topic)
+        group.assign(tps)
+        await group.seek_to_end(*tps)
+        await group.commit({tp: await group.position(tp) for tp in tps})
+    finally:
+        await group.stop()
+    second = series("angke-hulu", _start() + 3 * HOUR, [270, 310], step=HOUR)
+    async with running_service(settings, network) as svc:
+        await svc.gateway.post("/v1/readings", json={"readings": second})
+        alerts = list(reversed(await svc.wait_for_alerts(3, station_id="angke-hulu")))
+    # 270 stays Siaga 2 as the alerts left it (no new alert); 310 raises it to Siaga 1
+    assert [(a["previous_level"], a["level"]) for a in alerts] == [(4, 3), (3, 2), (2, 1)]
+    assert alerts[2]["references"] == [alerts[1]["id"]]
 
 
 async def test_broker_unreachable_gives_503_with_retry_after_and_nothing_is_claimed(
