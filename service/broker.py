@@ -74,6 +74,9 @@ class EmbeddedBroker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            # its own session: Ctrl-C in a terminal reaches siaga, which stops its roles
+            # (final checkpoint, commit, leave the group) and only then the broker
+            start_new_session=True,
         )
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:

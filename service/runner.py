@@ -157,6 +157,9 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("shutting down")
+        if demo is not None:  # first: it talks to the API, which is about to go
+            demo.cancel()
+            await asyncio.gather(demo, return_exceptions=True)
         if server is not None:
             server.should_exit = True
         if worker is not None:
@@ -164,9 +167,6 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
         if router is not None:
             await router.stop()
         stopper.cancel()
-        if demo is not None:
-            demo.cancel()
-            await asyncio.gather(demo, return_exceptions=True)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
             if isinstance(result, BaseException) and not isinstance(
