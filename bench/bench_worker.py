@@ -208,7 +208,9 @@ async def main() -> None:
         paced = Settings.model_validate({**base, "topic_prefix": "bench-l", "min_dwell_s": 0,
                                          "max_rate_cm_per_h": 1e6})
         await kafka.ensure_topics(paced)
-        hop = await one_hop(paced, args.rate, args.seconds)
+        # the same client settings as the worker's producer and consumer
+        hop = await one_hop(paced.model_copy(update={"kafka_linger_ms": paced.worker_linger_ms}),
+                            args.rate, args.seconds)
         e2e, sent = await paced_latency(paced, network, args.rate, args.seconds)
 
     print(f"worker on the embedded broker: {args.stations:,} stations, "
@@ -218,7 +220,7 @@ async def main() -> None:
           f"({throughput / ceiling:.0%} of the ceiling), {alerts:,} alerts")
     print(f"  peak RSS: {rss / 1024:,.0f} MiB (before the worker: {rss_before / 1024:,.0f} MiB)")
     print(f"paced {args.rate:,.0f} readings/s for {args.seconds:.0f} s, linger_ms="
-          f"{paced.kafka_linger_ms}, fetch_max_wait_ms={paced.kafka_fetch_max_wait_ms}")
+          f"{paced.worker_linger_ms}, fetch_max_wait_ms={paced.kafka_fetch_max_wait_ms}")
     print(f"  raw one hop        p50 {pct(hop, .5):7.1f} ms  p99 {pct(hop, .99):7.1f} ms")
     print(f"  reading -> alert   p50 {pct(e2e, .5):7.1f} ms  p99 {pct(e2e, .99):7.1f} ms  "
           f"({len(e2e):,} of {sent:,} readings)")

@@ -91,7 +91,7 @@ class RouterWorker:
     async def start(self) -> None:
         if self._consumer is not None:
             return
-        self._producer = kafka.producer(self.settings)
+        self._producer = kafka.producer(self.settings, linger_ms=self.settings.worker_linger_ms)
         await self._producer.start()
         self._acks = kafka.consumer(self.settings, group_id=None)
         await self._acks.start()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import logging
 import signal
@@ -152,6 +153,11 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
                  settings.http_port)
         if demo_token is not None:
             demo = asyncio.create_task(run_demo(server, demo_token, network), name="siaga-demo")
+    # Everything made so far (modules, the network, settings, clients) lives as long as
+    # the process: out of the collector's sight, so a full collection stays short
+    # instead of pausing the worker for ~50 ms (the p99 reading -> alert latency).
+    gc.collect()
+    gc.freeze()
     stopper = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)

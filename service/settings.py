@@ -33,7 +33,11 @@ class Settings(BaseSettings):
     # None = auto: on for an external Kafka, off for the embedded broker (it has none).
     kafka_idempotence: bool | None = None
     kafka_request_timeout_ms: int = Field(default=10_000, ge=500)
+    # HTTP ingest answers once Kafka acknowledged: a short linger keeps POSTs quick
     kafka_linger_ms: int = Field(default=5, ge=0)
+    # the worker's and router's producers: fewer, larger produce requests keep the
+    # broker's tail latency flat under load (bench/bench_worker.py, README Performance)
+    worker_linger_ms: int = Field(default=20, ge=0)
     kafka_fetch_max_wait_ms: int = Field(default=50, ge=0)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
