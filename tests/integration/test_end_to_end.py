@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas import Network
 from service.settings import Settings
-from tests.helpers import decode, level_reading, running_service, series, sse_events
+from tests.helpers import Service, decode, level_reading, running_service, series, sse_events
 
 
 def _recent(hours: float = 3.0) -> datetime:
@@ -192,3 +192,46 @@ async def test_a_silent_gauge_goes_stale_by_the_wall_clock_when_live(
         observed = (await svc.client.get("/v1/alerts", params={"station_id": "depok",
                                                               "kind": "observed"})).json()
         assert [a["level"] for a in observed["alerts"]] == [1]
+
+
+async def _stream_until(svc: Service, count: int, last_event_id: str | None = None
+                        ) -> list[dict[str, str]]:
+    """Read the Jakarta stream until `count` alert events came, then hang up."""
+    headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+    text = ""
+    async with svc.client.stream("GET", "/v1/regions/dki-jakarta/alerts/stream",
+                                 headers=headers) as response:
+        async for chunk in response.aiter_text():
+            text += chunk
+            if len(sse_events(text)) >= count:
+                break
+    return sse_events(text)[:count]
+
+
+async def test_a_reconnecting_stream_client_misses_nothing_and_sees_nothing_twice(
+    settings: Settings, network: Network
+) -> None:
+    hour = timedelta(hours=1)
+    start = _recent(hours=10)
+    first = series("krukut-hulu", start, [100, 160, 260], step=hour)          # 3, 2
+    second = series("krukut-hulu", start + 3 * hour, [310, 320], step=hour)   # 1
+    third = series("sunter-hulu", start, [100, 150, 210, 260], step=hour)     # 3, 2, 1
+    async with running_service(settings, network) as svc:
+        listener = asyncio.create_task(_stream_until(svc, 2))
+        await asyncio.sleep(0.3)
+        await svc.gateway.post("/v1/readings", json={"readings": first})
+        part_one = await asyncio.wait_for(listener, 10)
+        # hung up; alerts go on meanwhile
+        await svc.gateway.post("/v1/readings", json={"readings": second})
+        await svc.wait_for_alerts(3, region_id="dki-jakarta", kind="observed")
+        part_two = await asyncio.wait_for(
+            _stream_until(svc, 1, last_event_id=part_one[-1]["id"]), 10)
+        await svc.gateway.post("/v1/readings", json={"readings": third})
+        everything = await svc.wait_for_alerts(6, region_id="dki-jakarta", kind="observed")
+    # a restarted API rebuilds from Kafka and still resumes from the same id
+    async with running_service(settings, network, with_worker=False) as svc:
+        part_three = await asyncio.wait_for(
+            _stream_until(svc, 3, last_event_id=part_two[-1]["id"]), 10)
+    seen = [e["id"] for e in part_one + part_two + part_three]
+    assert seen == [a["id"] for a in reversed(everything)]
+    assert len(set(seen)) == len(seen) == 6
