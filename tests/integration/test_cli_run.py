@@ -11,8 +11,10 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from service.broker import free_port
 from tests.helpers import series
@@ -113,3 +115,44 @@ def test_token_mint_prints_the_token_once_and_a_line_holding_only_its_hash() -> 
     assert config.startswith("bogor-gw gateway sha256:")
     assert config.endswith("stations=katulampa,depok")
     assert hashlib.sha256(token.encode()).hexdigest() in config
+
+
+@pytest.mark.timeout(150)
+def test_the_quick_start_demo_shows_a_flood_and_its_warnings_downstream(
+        tmp_path: Path) -> None:
+    """`make run` = `siaga run --demo`: within a minute Katulampa rises and Depok and
+    Jakarta are warned, as the README says."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIAGA_")}
+    env.update({"SIAGA_HTTP_PORT": str(port), "SIAGA_KAFKA_SESSION_TIMEOUT_MS": "6000"})
+    log_path = tmp_path / "siaga.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "service.cli", "run", "--demo"], env=env, stdout=log,
+            stderr=subprocess.STDOUT, text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        ready_at = time.monotonic()
+        katulampa: list[dict[str, Any]] = []
+        predicted: list[dict[str, Any]] = []
+        while time.monotonic() - ready_at < 60 and not (katulampa and predicted):
+            katulampa = httpx.get(f"{base}/v1/alerts", params={
+                "station_id": "katulampa", "kind": "observed"}).json()["alerts"]
+            predicted = httpx.get(f"{base}/v1/alerts", params={
+                "region_id": "dki-jakarta", "kind": "predicted"}).json()["alerts"]
+            time.sleep(0.5)
+        seen_after_s = time.monotonic() - ready_at
+    finally:
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=30)
+    output = log_path.read_text()
+    assert code == 0, output
+    assert katulampa and predicted, output[-3000:]
+    assert seen_after_s < 60
+    assert katulampa[-1]["level"] == 3  # the first of the rise
+    first = predicted[-1]
+    assert (first["station_id"], first["upstream_station_id"]) == ("manggarai", "katulampa")
+    assert "siaga demo: simulating a flood day" in output
+    assert "Traceback" not in output
