@@ -267,15 +267,20 @@ class Router:
             return
         self._clock = clock
         while True:
-            due, key = min(((self._due(e), k) for k, e in self._episodes.items()),
-                           default=(clock, None))
+            dues = ((due, k) for k, e in self._episodes.items()
+                    if (due := self._due(e)) is not None)
+            due, key = min(dues, default=(clock, None))
             if key is None or due > clock or (due == clock and not live):
                 return  # (a reminder due as new evidence arrives waits for what it says)
             # replaying: each reminder at the event time it fell due, as live would send it
             self._emit(self._reminder(self._episodes[key], clock if live else due), out)
 
-    def _due(self, episode: _Episode) -> datetime:
-        return episode.last_sent.issued_at + timedelta(seconds=self._interval_s(episode))
+    def _due(self, episode: _Episode) -> datetime | None:
+        due = episode.last_sent.issued_at + timedelta(seconds=self._interval_s(episode))
+        latest = episode.latest
+        if latest.kind == "predicted" and latest.eta_to is not None and due > latest.eta_to:
+            return None  # its water has come or not by now: the gauge's own alerts speak
+        return due
 
     def _interval_s(self, episode: _Episode) -> float:
         level = episode.latest.level

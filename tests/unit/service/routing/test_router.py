@@ -112,8 +112,8 @@ def test_a_level_that_holds_is_said_again_after_its_repeat_interval(network: Net
     assert [(a.id, a.msg_type, a.references, a.reminder) for a in mine] == [
         (f"{alert.id}-r1", "update", [alert.id], 1)]
     assert mine[0].note is not None and "Reminder 1" in mine[0].note.en
-    # the predictions downstream are Siaga 3 too: 6 h
-    assert sorted(a.region_id for a in again) == ["dki-jakarta", "kota-bogor", "kota-depok"]
+    # Jakarta's prediction is Siaga 3 too: 6 h (Depok's ETA window closed at 4 h)
+    assert sorted(a.region_id for a in again) == ["dki-jakarta", "kota-bogor"]
     assert router.tick(T0 + 7 * H) == []
 
 
@@ -146,3 +146,17 @@ def test_an_ack_of_a_reminder_stops_the_resends(network: Network) -> None:
     later = [a for m in range(31, 120) for a in router.tick(T0 + timedelta(minutes=m))
              if a.kind == "observed"]
     assert [a.issued_at for a in later] == [T0 + timedelta(minutes=90)]  # Siaga 1: hourly
+
+
+def test_a_prediction_is_not_repeated_once_its_eta_has_passed(network: Network) -> None:
+    router, g = Router(network), Gauges(network)
+    router.process([g.at("katulampa", 3, T0, 90)])
+    router.flush()
+    sent = [(a.region_id, a.issued_at) for m in range(1, 48 * 6)
+            for a in router.tick(T0 + m * timedelta(minutes=10)) if a.kind == "predicted"]
+    # Depok's window closes at T0 + 4 h: never repeated; Jakarta's at T0 + 11 h: once at 6 h
+    assert sent == [("dki-jakarta", T0 + 6 * H)]
+    # Katulampa's own Siaga 3 holds: repeated every 6 h for as long as it does
+    own = [a.issued_at for m in range(48 * 6, 60 * 6)
+           for a in router.tick(T0 + m * timedelta(minutes=10)) if a.kind == "observed"]
+    assert own == [T0 + 48 * H, T0 + 54 * H]
