@@ -28,7 +28,6 @@ makes integration tests deterministic (arq's burst mode).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +45,7 @@ from detectors.state import new_state
 from schemas import Network
 from service import checkpoint, kafka
 from service.auth import TokenRegistry
+from service.dead_letters import dead_letter_record
 from service.pipeline import BatchResult, DeadLetter, InputRecord, Pipeline, build_pipeline
 from service.restore import levels_from_alerts
 from service.settings import Settings
@@ -57,9 +57,6 @@ MAX_BACKOFF_S = 30.0
 # outputs awaiting acks before the worker stops to checkpoint: bounds memory when the
 # broker is slow (backpressure), alongside the producer's own bounded buffer
 MAX_INFLIGHT = 50_000
-# A dead letter must always be writable, or one record would stall its partition.
-MAX_DLQ_KEY_BYTES = 1024
-MAX_REASON_BYTES = 4096
 
 
 @dataclass(slots=True)
@@ -453,29 +450,3 @@ class DetectorWorker:
         self.stats.suspect += len(result.suspect)
         self.stats.alerts += len(result.alerts)
         self.stats.batches += 1
-
-
-def dead_letter_record(dead: DeadLetter, max_value_bytes: int
-                       ) -> tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]:
-    """(value, key, headers) for the DLQ: the original bytes, or, when they would not fit
-    a Kafka request, a truncated copy with the original's size and SHA-256 in headers."""
-    rec = dead.record
-    reason = dead.reason.encode()
-    if len(reason) > MAX_REASON_BYTES:
-        reason = reason[:MAX_REASON_BYTES - 3] + "…".encode()
-    headers = [
-        ("siaga-reason", reason),
-        ("siaga-source", f"{rec.topic}/{rec.partition}/{rec.offset}".encode()),
-    ]
-    value, key = rec.value, rec.key
-    if value is not None and len(value) > max_value_bytes:
-        headers += [
-            ("siaga-truncated", b"value"),
-            ("siaga-original-bytes", str(len(value)).encode()),
-            ("siaga-original-sha256", hashlib.sha256(value).hexdigest().encode()),
-        ]
-        value = value[:max_value_bytes]
-    if key is not None and len(key) > MAX_DLQ_KEY_BYTES:
-        headers += [("siaga-key-truncated", str(len(key)).encode())]
-        key = key[:MAX_DLQ_KEY_BYTES]
-    return value, key, headers
