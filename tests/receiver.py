@@ -57,9 +57,9 @@ class Receiver:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def answer(self, path: str, status: int = 200, delay_s: float = 0.0,
-               **headers: str) -> None:
-        self.answers[path] = Answer(status, headers, delay_s)
+    def answer(self, path: str, status: int = 200, *, delay_s: float = 0.0,
+               headers: dict[str, str] | None = None) -> None:
+        self.answers[path] = Answer(status, headers or {}, delay_s)
 
     def at(self, path: str, status: int | None = 200) -> list[Received]:
         return [r for r in self.received if r.path == path

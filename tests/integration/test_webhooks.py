@@ -31,7 +31,7 @@ async def test_a_receiver_down_for_a_while_gets_every_alert_in_order_once_and_si
     settings = settings.model_copy(update=QUICK_RETRIES)
     alerts = [make_alert(i) for i in range(40)]
     async with receiver() as rx, running_service(settings, network, with_worker=False) as svc:
-        rx.answer("/down", 503, **{"Retry-After": "0"})
+        rx.answer("/down", 503, headers={"Retry-After": "0"})
         down_id, down_secret = await webhook_subscription(svc, rx.url("/down"))
         up_id, up_secret = await webhook_subscription(svc, rx.url("/up"),
                                                       language="en")
