@@ -46,7 +46,7 @@ def forbidden_reason(ip: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> str | 
         return None
     for what, flag in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
                        ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
-                       ("private", ip.is_private), ("reserved", ip.is_reserved)):
+                       ("reserved", ip.is_reserved), ("private", ip.is_private)):
         if flag:
             return f"{ip} is a {what} address"
     if not ip.is_global:
