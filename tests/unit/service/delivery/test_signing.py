@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+from typing import Any
+
 from service.delivery.signing import delivery_headers, signature, verify
 
 SECRET = "siaga-test-secret-0123"
@@ -34,3 +38,17 @@ def test_verify_accepts_the_right_signature_only_and_refuses_old_timestamps() ->
     assert not verify(SECRET, "1700000001", BODY, VECTOR, now=1700000100)
     assert not verify(SECRET, "1700000000", BODY, VECTOR, now=1700000000 + 301)
     assert not verify(SECRET, "soon", BODY, VECTOR)
+
+
+def test_the_readme_snippet_for_receivers_verifies_a_real_delivery() -> None:
+    readme = (Path(__file__).resolve().parents[4] / "README.md").read_text()
+    found = re.search(r"```python\n(import hashlib.*?)```", readme, re.S)
+    assert found is not None
+    assert len(found.group(1).strip().splitlines()) == 5
+    namespace: dict[str, Any] = {}
+    exec(found.group(1), namespace)  # the snippet exactly as receivers will copy it
+    headers = delivery_headers(secret=SECRET, alert_id="abc", subscription_id="s",
+                               body=BODY, attempt=1, language="both")
+    assert namespace["from_siaga"](SECRET, BODY, headers) is True
+    assert namespace["from_siaga"]("another-secret-000000", BODY, headers) is False
+    assert namespace["from_siaga"](SECRET, BODY + b"x", headers) is False
