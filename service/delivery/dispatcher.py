@@ -30,6 +30,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from contextlib import suppress
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -180,6 +181,7 @@ class Dispatcher:
                 try:
                     if not self._prepared:
                         await self._prepare()
+                        continue
                     done = await self._step(burst)
                 except (KafkaError, OSError) as exc:
                     self._healthy = False
@@ -196,11 +198,19 @@ class Dispatcher:
 
     async def _prepare(self) -> None:
         """Registries loaded, cursors read, consumer placed at the oldest one."""
-        await self.dead_letters.loaded.wait()
-        await self.registries.defaults_written.wait()  # set once subscriptions are loaded
-        for view in (self.registries.silences, self.registries.acks):
-            await view.loaded.wait()
+        # defaults_written is set once the subscriptions are loaded
+        for loaded in (self.dead_letters.loaded, self.registries.defaults_written,
+                       self.registries.silences.loaded, self.registries.acks.loaded):
+            while not loaded.is_set():
+                if self._stopping.is_set():
+                    return  # stop() must not wait for a broker that never answers
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(loaded.wait(), 0.2)
         progress = await self._read_progress()
+        if self._consumer is not None:  # a failed earlier attempt
+            stale, self._consumer = self._consumer, None
+            with suppress(KafkaError, OSError):
+                await stale.stop()
         consumer = kafka.consumer(self.settings, group_id=None, max_poll_records=FETCH_MAX)
         await consumer.start()
         self._consumer = consumer

@@ -48,7 +48,7 @@ def forbidden_reason(ip: IPAddress, allow: tuple[IPNetwork, ...] = ()) -> str | 
                        ("multicast", ip.is_multicast), ("unspecified", ip.is_unspecified),
                        ("reserved", ip.is_reserved), ("private", ip.is_private)):
         if flag:
-            return f"{ip} is a {what} address"
+            return f"{ip} is {'an' if what[0] in 'aeiou' else 'a'} {what} address"
     if not ip.is_global:
         return f"{ip} is not a globally routable address"
     return None
@@ -84,7 +84,7 @@ async def resolve_checked(host: str, port: int, allow: tuple[IPNetwork, ...]
     (not retriable); a name that does not resolve raises a retriable `DeliveryError`."""
     try:
         addresses = await resolve(host, port)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:  # ValueError: e.g. a bad IDNA label
         raise DeliveryError(f"cannot resolve {host}: {exc}", retriable=True) from exc
     if not addresses:
         raise DeliveryError(f"{host} resolves to no address", retriable=True)
