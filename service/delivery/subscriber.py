@@ -217,13 +217,15 @@ class Subscriber:
         settings = self.hub.settings
         deadline = item.published_s + settings.webhook_give_up_s
         attempts = 0
+        last_status: int | None = None
         while True:
             remaining = deadline - time.time()
             wait = self.breaker.wait_s(self._clock())
             if wait > 0:
                 if remaining <= 0:
                     await self._dead(item, f"gave up after {attempts} attempts: circuit open "
-                                     f"(last error: {self.last_error})", None, True, attempts)
+                                     f"(last error: {self.last_error})", last_status, True,
+                                     attempts)
                     return
                 await asyncio.sleep(min(wait, remaining))
                 continue
@@ -232,6 +234,7 @@ class Subscriber:
                 await self._post(item, attempts)
             except DeliveryError as exc:
                 self.last_error, self.last_error_at = str(exc), datetime.now(UTC)
+                last_status = exc.status_code
                 if not exc.retriable:
                     if exc.status_code is not None:
                         self.breaker.success()  # it answered: the endpoint is alive
