@@ -6,6 +6,7 @@ in-process dispatcher (the one `running_service` starts) POSTs them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -66,3 +67,31 @@ async def test_a_receiver_down_for_a_while_gets_every_alert_in_order_once_and_si
     assert max(latencies) < 3.0
     assert down["dead_letters"] == 0 and down["last_error"] == "HTTP 503"
     assert up["last_error"] is None and up["circuit"] == "closed"
+
+
+@pytest.mark.timeout(90)
+async def test_a_slow_endpoint_keeps_its_queue_bounded_and_reads_its_backlog_from_the_topic(
+        settings: Settings, network: Network) -> None:
+    settings = settings.model_copy(update={"webhook_queue_max": 5})
+    alerts = [make_alert(i) for i in range(60)]
+    async with receiver() as rx, running_service(settings, network, with_worker=False) as svc:
+        rx.answer("/slow", 200, delay_s=0.03)
+        slow_id, _ = await webhook_subscription(svc, rx.url("/slow"))
+        fast_id, _ = await webhook_subscription(svc, rx.url("/fast"))
+        await webhook_status(svc, slow_id)
+        await webhook_status(svc, fast_id)
+        dispatcher = svc.dispatcher
+        assert dispatcher is not None
+        slow = dispatcher.subscribers[slow_id]
+        longest, spilled = 0, False
+        await produce_alerts(settings, alerts)
+        while len(rx.ids("/slow")) < len(alerts):
+            longest = max(longest, len(slow.queue))
+            spilled = spilled or slow.spilled
+            await asyncio.sleep(0.005)
+        fast_done = max(r.at for r in rx.at("/fast"))
+        slow_done = max(r.at for r in rx.at("/slow"))
+        await webhook_status(svc, slow_id, backlog=0, delivered=len(alerts))
+    assert spilled and longest <= 5  # memory bounded: the rest came from the topic
+    assert rx.ids("/slow") == rx.ids("/fast") == [a.id for a in alerts]
+    assert fast_done < slow_done - 1.0  # the fast one did not wait for the slow one
