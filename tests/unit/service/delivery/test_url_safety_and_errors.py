@@ -69,8 +69,10 @@ def test_http_answers_are_classified(status: int, retriable: bool) -> None:
 
 
 @asynccontextmanager
-async def raw_server(answer: bytes | None) -> AsyncIterator[int]:
-    """A socket server on loopback: answers `answer` to each request, or never (None)."""
+async def raw_server(answer: bytes | None,
+                     heads: list[bytes] | None = None) -> AsyncIterator[int]:
+    """A socket server on loopback: answers `answer` to each request, or never (None);
+    the request heads go to `heads`."""
     release = asyncio.Event()
     handlers: set[asyncio.Task[None]] = set()
 
@@ -79,7 +81,9 @@ async def raw_server(answer: bytes | None) -> AsyncIterator[int]:
         if task is not None:
             handlers.add(task)
         try:
-            await reader.readuntil(b"\r\n\r\n")
+            head = await reader.readuntil(b"\r\n\r\n")
+            if heads is not None:
+                heads.append(head)
             if answer is None:
                 await release.wait()
             else:
@@ -115,10 +119,16 @@ async def test_connection_refused_and_timeouts_are_retriable() -> None:
 async def test_the_sender_posts_to_the_checked_address_with_the_original_host() -> None:
     sender = Sender(timeout_s=2.0, allow=parse_nets("127.0.0.0/8, ::1/128"))
     try:
-        async with raw_server(b"HTTP/1.1 410 Gone\r\ncontent-length: 0\r\n\r\n") as port:
+        heads: list[bytes] = []
+        async with raw_server(b"HTTP/1.1 410 Gone\r\ncontent-length: 0\r\n\r\n",
+                              heads) as port:
             with pytest.raises(DeliveryError) as gone:
-                await sender.post(f"http://localhost:{port}/x", {}, b"{}")
+                await sender.post(f"http://localhost:{port}/x?a=1", {}, b"{}")
         assert not gone.value.retriable and gone.value.status_code == 410
+        # connected to the address it checked, and still said which host it meant
+        [head] = heads
+        assert head.startswith(b"POST /x?a=1 HTTP/1.1\r\n")
+        assert f"\r\nHost: localhost:{port}\r\n".encode() in head
         async with raw_server(b"HTTP/1.1 204 No Content\r\n\r\n") as port:
             assert await sender.post(f"http://127.0.0.1:{port}/x", {}, b"{}") == 204
     finally:
