@@ -83,6 +83,8 @@ class Receiver:
         body = b""
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the sender died mid-request (a SIGKILL test): nothing was received
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break

@@ -152,14 +152,29 @@ class Dispatcher:
         for sub in list(self.subscribers.values()):
             await sub.stop()
         self.subscribers.clear()
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        consumer, self._consumer = self._consumer, None
+        await self._close(consumer)
         await self.dead_letters.stop()
         await self.registries.stop()
-        if self._producer is not None:
-            await self._producer.stop()
-            self._producer = None
+        producer, self._producer = self._producer, None
+        await self._close(producer)
+
+    async def _close(self, client: AIOKafkaConsumer | AIOKafkaProducer | None) -> None:
+        """Stop a client even with the broker gone: a producer holding unsent status
+        records would otherwise wait out its delivery timeout (minutes)."""
+        if client is None:
+            return
+        try:
+            async with asyncio.timeout(self.settings.kafka_request_timeout_ms / 1000 * 2):
+                await client.stop()
+        except (KafkaError, OSError, TimeoutError, asyncio.CancelledError) as exc:
+            # aiokafka's fetcher re-raises the cancellation of its own fetch task when the
+            # broker is gone; only a cancellation of this task itself must go on
+            task = asyncio.current_task()
+            if isinstance(exc, asyncio.CancelledError) and task is not None and (
+                    task.cancelling()):
+                raise
+            log.warning("dispatcher: %s did not stop cleanly (%r)", type(client).__name__, exc)
 
     async def __aenter__(self) -> Dispatcher:
         await self.start()
