@@ -27,6 +27,7 @@ bench: $(BIN)/siaga
 	$(BIN)/python -m bench.bench_pipeline --stations 0 --readings 50000
 	$(BIN)/python -m bench.bench_latency
 	$(BIN)/python -m bench.bench_worker
+	$(BIN)/python -m bench.bench_fanout --alerts 2000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

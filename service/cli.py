@@ -22,12 +22,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="siaga", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
-        "run", help="API + detector worker + router (+ embedded broker without Kafka)")
+        "run", help="API + detector worker + router + webhook dispatcher "
+        "(+ embedded broker without Kafka)")
     run.add_argument("--demo", action="store_true",
                      help="also push a simulated flood (siaga simulate --scenario demo)")
     sub.add_parser("api", help="the HTTP API only")
     sub.add_parser("worker", help="the detector worker only")
     sub.add_parser("router", help="the router only: predictions downstream, reminders")
+    sub.add_parser("dispatcher", help="the webhook dispatcher only (one instance)")
     broker = sub.add_parser("broker", help="run the embedded broker alone, in the foreground")
     broker.add_argument("--port", type=int, default=0)
     check = sub.add_parser("check-network", help="validate a network file and summarise it")
@@ -59,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             return _mint(args, settings)
         if args.command in tools_cli.COMMANDS:
             return tools_cli.run_command(args, settings)
-        roles: set[Role] = {"run": {"api", "worker", "router"}, "api": {"api"},
-                            "worker": {"worker"}, "router": {"router"}}[
+        roles: set[Role] = {"run": {"api", "worker", "router", "dispatcher"},
+                            "api": {"api"}, "worker": {"worker"}, "router": {"router"},
+                            "dispatcher": {"dispatcher"}}[
             args.command
         ]  # type: ignore[assignment]
         asyncio.run(run_roles(settings, roles, demo=getattr(args, "demo", False)))

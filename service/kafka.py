@@ -95,6 +95,9 @@ async def ensure_topics(settings: Settings) -> None:
                  topic_configs={"cleanup.policy": "compact"}),
         NewTopic(settings.topic("acks"), 1, rf,
                  topic_configs={"cleanup.policy": "compact"}),
+        # webhook delivery (service/delivery): dead letters, cursors, status
+        *(NewTopic(settings.topic(name), 1, rf, topic_configs={"cleanup.policy": "compact"})
+          for name in ("deliveries", "delivery-progress", "delivery-status")),
     ]
     admin = admin_client(settings)
     # aiokafka's timeouts are per request: bound the whole call (connect, list, create)

@@ -1,4 +1,5 @@
-"""Run siaga's roles in one asyncio process: API, detector worker, router, embedded broker.
+"""Run siaga's roles in one asyncio process: API, detector worker, router, webhook
+dispatcher, embedded broker.
 
 `siaga run` = all of them; without `SIAGA_KAFKA_BOOTSTRAP` it first starts the
 embedded broker on loopback. SIGINT/SIGTERM: the API stops taking requests,
@@ -30,6 +31,7 @@ from service.api import create_app
 from service.api.runtime import ReadyProbe
 from service.auth import TokenRegistry, config_line, mint_token, parse_lines
 from service.broker import EmbeddedBroker
+from service.delivery.dispatcher import Dispatcher
 from service.demo import run_demo, with_simulator_token
 from service.errors import ConfigError
 from service.network_file import load_network
@@ -39,7 +41,7 @@ from service.worker import DetectorWorker
 
 log = logging.getLogger(__name__)
 
-Role = Literal["api", "worker", "router"]
+Role = Literal["api", "worker", "router", "dispatcher"]
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -130,6 +132,7 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
                  stop: asyncio.Event, demo_token: str | None = None) -> None:
     worker = DetectorWorker(settings, network) if "worker" in roles else None
     router = RouterWorker(settings, network) if "router" in roles else None
+    dispatcher = Dispatcher(settings, network) if "dispatcher" in roles else None
     server: _EmbeddedServer | None = None
     tasks: list[asyncio.Task[None]] = []
     demo: asyncio.Task[None] | None = None  # not in `tasks`: its end must not stop the service
@@ -139,10 +142,15 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
     if router is not None:
         await router.start()
         tasks.append(asyncio.create_task(router.run(), name="siaga-router"))
+    if dispatcher is not None:
+        await dispatcher.start()
+        tasks.append(asyncio.create_task(dispatcher.run(), name="siaga-dispatcher"))
     if "api" in roles:
         probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
         if router is not None:
             probes["router_assigned"] = router
+        if dispatcher is not None:
+            probes["dispatcher_ready"] = dispatcher
         app = create_app(settings, network, probes=probes)
         server = _EmbeddedServer(uvicorn.Config(
             app, host=settings.http_host, port=settings.http_port,
@@ -172,6 +180,8 @@ async def _serve(settings: Settings, network: Network, roles: set[Role],
             await worker.stop()
         if router is not None:
             await router.stop()
+        if dispatcher is not None:
+            await dispatcher.stop()
         stopper.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:

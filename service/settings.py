@@ -111,6 +111,27 @@ class Settings(BaseSettings):
     ack_resend_s: float = Field(default=1800.0, gt=0)
     ack_resend_max: int = Field(default=3, ge=0)
 
+    # Webhook delivery (service/delivery): `siaga dispatcher`
+    # an alert not delivered this long after it was published is dead-lettered
+    webhook_give_up_s: float = Field(default=24 * 3600.0, gt=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0)
+    # retries: full jitter, uniform in [0, min(max, base * 2**attempt)]
+    webhook_backoff_base_s: float = Field(default=0.5, gt=0)
+    webhook_backoff_max_s: float = Field(default=300.0, gt=0)
+    webhook_retry_after_max_s: float = Field(default=3600.0, gt=0)
+    # per-subscriber circuit breaker: open after this many failures in a row, for this long
+    webhook_breaker_failures: int = Field(default=5, ge=1)
+    webhook_breaker_open_s: float = Field(default=30.0, gt=0)
+    # alerts held in memory per subscriber; beyond it the subscriber reads its backlog
+    # from `siaga.alerts` itself (the topic is the durable backlog)
+    webhook_queue_max: int = Field(default=1_000, ge=1)
+    # records per partition re-read before the oldest cursor at start, to know which
+    # ids were served already (the alerts topic may carry an id twice after a crash)
+    webhook_dedupe_lookback: int = Field(default=5_000, ge=0)
+    webhook_status_interval_s: float = Field(default=5.0, gt=0)
+    # CIDRs (comma-separated) webhooks may reach although private/loopback/reserved
+    webhook_allow_nets: str = Field(default="", pattern=r"^[0-9A-Fa-f:.,/ ]*$")
+
     # Reading alerts
     alerts_memory_max: int = Field(default=500_000, ge=1_000)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)

@@ -71,6 +71,9 @@ def make_settings(bootstrap: str, **overrides: object) -> Settings:
         "rate_limit_burst": 10_000,
         "anon_rate_limit_per_s": 10_000.0,
         "anon_rate_limit_burst": 10_000,
+        # test webhook receivers listen on loopback; the refusal has tests of its own
+        "webhook_allow_nets": "127.0.0.0/8",
+        "webhook_status_interval_s": 0.3,
     }
     values.update(overrides)
     return Settings.model_validate(values)

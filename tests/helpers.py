@@ -23,6 +23,7 @@ from service.api import create_app
 from service.api.runtime import ReadyProbe
 from service.auth import config_line
 from service.broker import free_port
+from service.delivery.dispatcher import Dispatcher
 from service.router_worker import RouterWorker
 from service.runner import _EmbeddedServer
 from service.settings import Settings
@@ -53,8 +54,9 @@ class Service:
     """`client` is anonymous; `gateway` (all stations) and `operator` carry tokens."""
 
     def __init__(self, base_url: str, client: httpx.AsyncClient,
-                 worker: DetectorWorker | None) -> None:
+                 worker: DetectorWorker | None, dispatcher: Dispatcher | None = None) -> None:
         self.base_url = base_url
+        self.dispatcher = dispatcher
         self.client = client
         self.worker = worker
         self.gateway = httpx.AsyncClient(base_url=base_url, timeout=10.0,
@@ -93,12 +95,14 @@ class Service:
 @asynccontextmanager
 async def running_service(
     settings: Settings, network: Network, *, with_worker: bool = True,
-    with_router: bool = True, customize: Callable[[FastAPI], None] | None = None,
+    with_router: bool = True, with_dispatcher: bool = True,
+    customize: Callable[[FastAPI], None] | None = None,
 ) -> AsyncIterator[Service]:
     """`customize` may add routes to the app, e.g. to exercise a dependency over real HTTP."""
     await kafka.ensure_topics(settings)
     worker = DetectorWorker(settings, network) if with_worker else None
     router = RouterWorker(settings, network) if with_worker and with_router else None
+    dispatcher = Dispatcher(settings, network) if with_dispatcher else None
     tasks: list[asyncio.Task[None]] = []
     if worker is not None:
         await worker.start()
@@ -106,8 +110,13 @@ async def running_service(
     if router is not None:
         await router.start()
         tasks.append(asyncio.create_task(router.run()))
+    if dispatcher is not None:
+        await dispatcher.start()
+        tasks.append(asyncio.create_task(dispatcher.run()))
     port = free_port()
     probes: dict[str, ReadyProbe] = {"worker_assigned": worker} if worker else {}
+    if dispatcher is not None:
+        probes["dispatcher_ready"] = dispatcher
     app = create_app(settings, network, probes=probes)
     if customize is not None:
         customize(app)
@@ -121,7 +130,7 @@ async def running_service(
                 if tasks[-1].done():
                     tasks[-1].result()
                 await asyncio.sleep(0.02)
-            service = Service(base, client, worker)
+            service = Service(base, client, worker, dispatcher)
             try:
                 await service.wait_ready()
                 yield service
@@ -133,6 +142,8 @@ async def running_service(
             await worker.stop()
         if router is not None:
             await router.stop()
+        if dispatcher is not None:
+            await dispatcher.stop()
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, 10)

@@ -71,7 +71,7 @@ def test_the_service_principal_gets_its_topics_and_its_group() -> None:
 
 def test_service_roles_point_at_kafka_and_wait_for_it() -> None:
     services = _compose()["services"]
-    for role in ("api", "worker", "router"):
+    for role in ("api", "worker", "router", "dispatcher"):
         svc = services[role]
         assert svc["command"] == ["siaga", role]
         assert svc["depends_on"]["kafka"]["condition"] == "service_healthy"
@@ -89,6 +89,7 @@ def test_service_roles_point_at_kafka_and_wait_for_it() -> None:
     assert "8000:8000" in api["ports"]
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
     assert services["worker"]["deploy"]["replicas"] >= 2
+    assert services["dispatcher"]["deploy"]["replicas"] == 1  # a single instance delivers
 
 
 def test_the_image_installs_the_package_and_its_console_command() -> None:

@@ -12,10 +12,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from schemas import Network
+from schemas.delivery import DeadLetter, SubscriberStatus
 from service.alert_store import AlertStore
 from service.api import (
     acks,
     alerts,
+    deliveries,
     feeds,
     readings,
     silences,
@@ -26,6 +28,7 @@ from service.api import (
 from service.api.limits import BodyLimit
 from service.api.runtime import Access, ProducerLink, ReadyProbe, Runtime
 from service.auth import TokenRegistry
+from service.compacted import CompactedView
 from service.group_monitor import GroupMonitor
 from service.network_file import load_network
 from service.registries import Registries
@@ -63,20 +66,27 @@ def create_app(
         group = GroupMonitor(cfg)
         registries = Registries(cfg, net, producer.get)
         store.withhold = registries.withheld  # silenced: listed, not streamed
+        dead_letters = CompactedView(cfg, cfg.topic("deliveries"), DeadLetter)
+        webhook_status = CompactedView(cfg, cfg.topic("delivery-status"), SubscriberStatus)
         app.state.runtime = Runtime(
             settings=cfg, network=net, store=store, board=board, views=views,
             producer=producer, group=group, access=Access.build(cfg, tokens),
             registries=registries,
             extra_probes={"registries_loaded": registries, **(probes or {})},
+            dead_letters=dead_letters, webhook_status=webhook_status,
         )
         await producer.start()
         await views.start()
         await registries.start()
+        await dead_letters.start()
+        await webhook_status.start()
         await group.start()
         try:
             yield
         finally:
             await group.stop()
+            await webhook_status.stop()
+            await dead_letters.stop()
             await registries.stop()
             await views.stop()
             await producer.stop()
@@ -96,6 +106,7 @@ def create_app(
     app.include_router(subscriptions.router)
     app.include_router(silences.router)
     app.include_router(acks.router)
+    app.include_router(deliveries.router)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

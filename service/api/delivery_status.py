@@ -1,5 +1,5 @@
 """The delivery part of `GET /v1/status`: silences, alerts waiting for an ack,
-subscriptions per region.
+subscriptions per region, webhook subscribers (from `siaga.delivery-status`).
 
 In: the runtime and the time. Out: a JSON-ready dict merged into the status
 answer. Which alerts wait for an ack is `service.delivery_rules.unacknowledged`.
@@ -35,7 +35,18 @@ def delivery_status(rt: Runtime, now: datetime) -> dict[str, Any]:
             for a in waiting
         ],
         "subscriptions_per_region": registries.subscriptions_per_region(),
+        "webhooks": _webhooks(rt),
     }
+
+
+def _webhooks(rt: Runtime) -> list[dict[str, Any]]:
+    """Per webhook subscriber, as the dispatcher last published it (every few seconds):
+    delivered, backlog, last success, last error, circuit, dead letters."""
+    view = rt.webhook_status
+    if view is None:
+        return []
+    return [s.model_dump(mode="json")
+            for s in sorted(view.values(), key=lambda s: s.subscription_id)]
 
 
 def _acked_ids(rt: Runtime) -> list[str]:

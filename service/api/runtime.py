@@ -12,11 +12,13 @@ from aiokafka.errors import KafkaError
 from fastapi import Depends, Request
 
 from schemas import Network
+from schemas.delivery import DeadLetter, SubscriberStatus
 from service import kafka
 from service.alert_store import AlertStore
 from service.api.limits import StreamSlots, TokenBuckets
 from service.auth import TokenRegistry
 from service.background import Background
+from service.compacted import CompactedView
 from service.errors import BrokerUnavailable
 from service.group_monitor import GroupMonitor
 from service.registries import Registries
@@ -120,6 +122,9 @@ class Runtime:
     registries: Registries
     counters: IngestCounters = field(default_factory=IngestCounters)
     extra_probes: dict[str, ReadyProbe] = field(default_factory=dict)
+    # webhook delivery, as the dispatcher records it (service/delivery)
+    dead_letters: CompactedView[DeadLetter] | None = None
+    webhook_status: CompactedView[SubscriberStatus] | None = None
 
 
 def _runtime(request: Request) -> Runtime:

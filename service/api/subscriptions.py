@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from pydantic import AwareDatetime
 
 from schemas import Alert
@@ -42,6 +43,7 @@ from service.api.registry_access import (
 )
 from service.api.runtime import Runtime, RuntimeDep
 from service.api.security import AUTH_RESPONSES, ErrorBody, check_region
+from service.delivery.url_safety import check_url, parse_nets
 from service.delivery_rules import matches, unknown_ids
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"],
@@ -59,6 +61,17 @@ def _check_ids(rt: Runtime, sub: Subscription) -> None:
                           basins=sub.basins, upstream_regions=sub.upstream_regions)
     if unknown:
         raise unknown_ids_error(unknown)
+
+
+async def _check_webhook(rt: Runtime, sub: Subscription) -> None:
+    """422 for a webhook URL siaga may not call (loopback, private, …: SSRF), unless
+    `SIAGA_WEBHOOK_ALLOW_NETS` permits it. Checked again at every delivery."""
+    if not isinstance(sub.channel, WebhookChannel):
+        return
+    reason = await check_url(sub.channel.url, parse_nets(rt.settings.webhook_allow_nets))
+    if reason is not None:
+        raise RequestValidationError([{"type": "webhook_url_refused", "msg": reason,
+                                       "loc": ("body", "channel", "url")}])
 
 
 def _with_secret(channel: WebhookChannel, keep: str | None) -> tuple[WebhookChannel, str | None]:
@@ -104,6 +117,7 @@ async def create_subscription(body: SubscriptionCreate, identity: ActorDep, rt: 
                        id="sub-" + uuid.uuid4().hex[:16], created_at=now, updated_at=now,
                        created_by=identity.name)
     _check_ids(rt, sub)
+    await _check_webhook(rt, sub)
     await write(rt, registries.subscriptions, sub.id, sub)
     return _created(sub, secret)
 
@@ -149,6 +163,7 @@ async def update_subscription(old: OwnedDep, body: SubscriptionUpdate, identity:
                                        "channel": changes.get("channel", old.channel),
                                        "updated_at": datetime.now(UTC)})
     _check_ids(rt, sub)
+    await _check_webhook(rt, sub)
     await write(rt, registries.subscriptions, sub.id, sub)
     return _created(sub, secret)
 

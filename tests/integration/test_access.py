@@ -52,6 +52,7 @@ async def alert_id(svc: Service) -> str:
     posted = await svc.gateway.post("/v1/readings", json={
         "readings": series("katulampa", start, [60, 90])})
     assert posted.status_code == 200
+    # Kota Bogor's own alert: the router also sends predictions to the regions downstream
     alerts = await svc.wait_for_alerts(1, timeout_s=20, region_id="kota-bogor")
     return str(alerts[0]["id"])
 
@@ -91,6 +92,7 @@ ACK = "/v1/alerts/{alert}/ack"
 SUBS = "/v1/subscriptions"
 BOGOR_SUB = "/v1/subscriptions/default-kota-bogor"
 SILENCES = "/v1/silences"
+DEAD = "/v1/deliveries/dead"
 
 # (method, path, caller, expected status). Callers: "none", "wrong" (a well-formed
 # token nobody configured), "not-bearer" (a valid token sent as Basic), or a token name.
@@ -174,6 +176,17 @@ ACCESS_TABLE: list[tuple[str, str, str, int]] = [
     ("POST", ACK, "bogor-gw", 403),
     ("POST", ACK, "bogor-sub", 202),
     ("POST", ACK, "ops", 200),  # acknowledged already: the earlier ack
+    # webhook dead letters: operators only
+    ("GET", DEAD, "none", 401),
+    ("GET", DEAD, "wrong", 401),
+    ("GET", DEAD, "bogor-sub", 403),
+    ("GET", DEAD, "all-gw", 403),
+    ("GET", DEAD, "ops", 200),
+    ("POST", DEAD + "/default-kota-bogor/x/requeue", "none", 401),
+    ("POST", DEAD + "/default-kota-bogor/x/requeue", "bogor-sub", 403),
+    ("POST", DEAD + "/default-kota-bogor/x/requeue", "ops", 404),  # no such dead letter
+    ("POST", DEAD + "/default-kota-bogor/requeue", "jakarta-sub", 403),
+    ("POST", DEAD + "/default-kota-bogor/requeue", "ops", 202),  # none to requeue: count 0
     # probes stay open, whatever is presented
     ("GET", "/healthz", "none", 200),
     ("GET", "/healthz", "wrong", 200),
