@@ -12,17 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from detectors import grade_level
 from schemas import SiagaBounds
 
 
-def grade(value_cm: float | None, bounds: SiagaBounds) -> int:
+def _grade(value_cm: float | None, bounds: SiagaBounds) -> int:
+    """The detectors' own grading rule; a gap in the record counts as Normal."""
     if value_cm is None:
         return 4
-    if value_cm >= bounds.siaga1_cm:
-        return 1
-    if value_cm >= bounds.siaga2_cm:
-        return 2
-    return 3 if value_cm >= bounds.siaga3_cm else 4
+    return grade_level(value_cm, (bounds.siaga3_cm, bounds.siaga2_cm, bounds.siaga1_cm))
 
 
 def learn_expected_levels(upstream_cm: Sequence[float | None], up_bounds: SiagaBounds,
@@ -36,10 +34,10 @@ def learn_expected_levels(upstream_cm: Sequence[float | None], up_bounds: SiagaB
     outcomes: dict[int, list[int]] = {1: [], 2: [], 3: []}
     previous = 4
     for i, value in enumerate(upstream_cm):
-        level = grade(value, up_bounds)
+        level = _grade(value, up_bounds)
         if level < previous:  # an escalation: where did the water take the next gauge?
             window = downstream_cm[i + lo : i + hi + 1]
-            outcomes[level].append(min((grade(v, down_bounds) for v in window), default=4))
+            outcomes[level].append(min((_grade(v, down_bounds) for v in window), default=4))
         previous = level
     expected: dict[int, int] = {}
     for level, seen in outcomes.items():
