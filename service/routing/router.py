@@ -76,6 +76,7 @@ class _Episode:
     last_sent: Alert  # that one, or its latest reminder
     reminders: int = 0
     acked: bool = False
+    ids: set[str] = field(default_factory=set)  # every alert of the episode: an ack names one
 
 
 @dataclass(slots=True)
@@ -102,7 +103,6 @@ class Router:
         self._gauges: dict[str, _Gauge] = {}
         self._predictions: dict[tuple[str, str], _Prediction] = {}
         self._episodes: dict[tuple[str, str, str], _Episode] = {}
-        self._episode_of: dict[str, tuple[str, str, str]] = {}
         self._acked: set[str] = set()
         self._clock = _EPOCH
         self._pending: list[Alert] = []
@@ -158,9 +158,9 @@ class Router:
     def acknowledge(self, alert_id: str) -> None:
         """A region confirmed it received this alert (or a reminder of it)."""
         self._acked.add(alert_id)
-        key = self._episode_of.get(alert_id)
-        if key is not None and key in self._episodes:
-            self._episodes[key].acked = True
+        for episode in self._episodes.values():
+            if alert_id in episode.ids:
+                episode.acked = True
 
     # --------------------------------------------------------------- gauges
     def _observe(self, alert: Alert) -> None:
@@ -243,23 +243,22 @@ class Router:
                 self._forget(episode)
             return
         episode = self._episodes.get(key)
-        self._episode_of[alert.id] = key
         if alert.reminder:
             if episode is not None:
+                episode.ids.add(alert.id)
                 episode.last_sent = alert
                 episode.reminders = max(episode.reminders, alert.reminder)
             return
         if episode is None:
-            self._episodes[key] = _Episode(alert, alert, acked=alert.id in self._acked)
+            episode = self._episodes[key] = _Episode(alert, alert)
         else:
             episode.latest = episode.last_sent = alert
             episode.reminders = 0
-            episode.acked = alert.id in self._acked  # a new condition needs a new ack
+        episode.ids.add(alert.id)
+        episode.acked = alert.id in self._acked  # a new condition needs a new ack
 
     def _forget(self, episode: _Episode) -> None:
-        for alert in (episode.latest, episode.last_sent):
-            self._episode_of.pop(alert.id, None)
-            self._acked.discard(alert.id)
+        self._acked -= episode.ids
 
     def _advance(self, clock: datetime, out: list[Alert], live: bool = False) -> None:
         """Reminders due by `clock`, earliest first."""
