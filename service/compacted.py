@@ -19,11 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from contextlib import suppress
 from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ValidationError
 
 from service import kafka
@@ -96,21 +94,11 @@ class CompactedView(Generic[M]):
         await self._loop.stop()
 
     async def _run(self) -> None:
-        backoff = 0.5
-        while True:
-            client = kafka.consumer(self.settings, group_id=None, max_poll_records=5_000)
-            try:
-                await client.start()
-                await self._follow(client)
-            except (KafkaError, OSError) as exc:
-                log.warning("view of %s lost the broker (%s); retrying in %.1f s",
-                            self.topic, exc, backoff)
-            finally:
-                self.connected = False
-                with suppress(KafkaError, OSError):
-                    await client.stop()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
+        await kafka.follow_forever(self.settings, self._follow, f"view of {self.topic}",
+                                   self._disconnected)
+
+    def _disconnected(self) -> None:
+        self.connected = False
 
     async def _follow(self, client: AIOKafkaConsumer) -> None:
         tps = await kafka.partitions_of(client, self.topic)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -114,6 +115,26 @@ async def ensure_topics(settings: Settings) -> None:
                 log.info("created topics %s", ", ".join(t.name for t in missing))
         finally:
             await admin.close()
+
+
+async def follow_forever(settings: Settings, follow: Callable[[AIOKafkaConsumer], Awaitable[None]],
+                         what: str, disconnected: Callable[[], None]) -> None:
+    """Run `follow` on a fresh group-less consumer, and again, with backoff, each time the
+    broker is lost; `disconnected` is told every time. Returns only when cancelled."""
+    backoff = 0.5
+    while True:
+        client = consumer(settings, group_id=None, max_poll_records=5_000)
+        try:
+            await client.start()
+            await follow(client)
+        except (KafkaError, OSError) as exc:
+            log.warning("%s lost the broker (%s); retrying in %.1f s", what, exc, backoff)
+        finally:
+            disconnected()
+            with suppress(KafkaError, OSError):
+                await client.stop()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 15.0)
 
 
 async def partitions_of(client: AIOKafkaConsumer, topic: str, timeout_s: float = 10.0) -> list[

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas import Alert, Network, ReadingIn
@@ -53,20 +51,10 @@ class TopicViews:
         await self._loop.stop()
 
     async def _run(self) -> None:
-        backoff = 0.5
-        while True:
-            client = kafka.consumer(self.settings, group_id=None, max_poll_records=5_000)
-            try:
-                await client.start()
-                await self._follow(client)
-            except (KafkaError, OSError) as exc:
-                log.warning("topic views lost the broker (%s); retrying in %.1f s", exc, backoff)
-            finally:
-                self.connected = False
-                with suppress(KafkaError, OSError):
-                    await client.stop()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 15.0)
+        await kafka.follow_forever(self.settings, self._follow, "topic views", self._disconnected)
+
+    def _disconnected(self) -> None:
+        self.connected = False
 
     async def _follow(self, client: AIOKafkaConsumer) -> None:
         topics = [self.settings.alerts_topic, self.settings.readings_topic,
