@@ -177,9 +177,10 @@ async def read_to_end(settings: Settings, topic: str,
     instead of waiting forever.
     """
     client = consumer(settings, group_id=None, max_poll_records=5_000)
-    await client.start()
     try:
         async with asyncio.timeout(timeout_s):
+            # inside the try: a start that cannot reach the broker must still close it
+            await client.start()
             tps = await partitions_of(client, topic)
             client.assign(tps)
             await client.seek_to_beginning(*tps)

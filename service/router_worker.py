@@ -219,9 +219,9 @@ class RouterWorker:
         if until <= 0:
             return router
         reader = kafka.consumer(self.settings, group_id=None, max_poll_records=5_000)
-        await reader.start()
         try:
             async with asyncio.timeout(self.settings.kafka_request_timeout_ms / 1000 * 12):
+                await reader.start()
                 await self._replay(reader, tp, until, router)
         except TimeoutError as exc:
             raise KafkaError(f"could not re-read {tp} up to offset {until}") from exc
