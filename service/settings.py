@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=100)
     worker_group: str = "siaga-detectors"
-    # records per batch: bigger batches amortise Kafka round trips and numpy calls
-    worker_batch_max: int = Field(default=5_000, ge=1)
+    # records per batch, shared over the worker's partitions: bigger batches amortise
+    # Kafka round trips and numpy calls (a batch is only this big when there is a backlog)
+    worker_batch_max: int = Field(default=50_000, ge=1)
     # how often the worker writes changed station states to `siaga.state` and commits;
     # a crash re-reads at most this much input (re-emitting the same alert ids)
     checkpoint_interval_s: float = Field(default=1.0, ge=0)

@@ -46,10 +46,9 @@ from schemas import Network
 from service import checkpoint, kafka
 from service.auth import TokenRegistry
 from service.dead_letters import dead_letter_record
-from service.pipeline import BatchResult, DeadLetter, InputRecord, Pipeline, build_pipeline
+from service.pipeline import BatchResult, Pipeline, build_pipeline
 from service.restore import levels_from_alerts
 from service.settings import Settings
-from service.stages.scope import scope_violation
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +102,8 @@ class DetectorWorker:
             settings.tokens, settings.tokens_file, network
         )
         self.pipeline: Pipeline = build_pipeline(
-            network, settings.detector_settings(), timedelta(seconds=settings.max_future_skew_s)
+            network, settings.detector_settings(), timedelta(seconds=settings.max_future_skew_s),
+            self.registry,
         )
         self.stats = WorkerStats()
         self._consumer: AIOKafkaConsumer | None = None
@@ -215,39 +215,55 @@ class DetectorWorker:
         if self._needs_restore:
             async with self._lock:
                 await self._restore()
-        batch = await consumer.getmany(timeout_ms=200,
-                                       max_records=self.settings.worker_batch_max)
+        batch = await self._fetch(consumer)
         async with self._lock:
             if not batch:
                 assigned = list(consumer.assignment())
                 idle = bool(assigned) and await kafka.caught_up(consumer, assigned)
-                if idle and self.settings.stale_wall_clock:
-                    await self._tick(assigned)
-                if idle or self._checkpoint_due():
+                if idle:
+                    await self._caught_up(assigned)
+                elif self._checkpoint_due():
                     await self._checkpoint()
                 return burst and idle
-            records: list[InputRecord] = []
-            out_of_scope: list[DeadLetter] = []
-            for tp in sorted(batch, key=lambda t: t.partition):
-                for r in batch[tp]:
-                    record = InputRecord(r.value, r.key, r.topic, r.partition, r.offset)
-                    # before the pipeline: it sees values only, the gateway is in a header
-                    reason = scope_violation(r.headers, r.value, self.registry)
-                    if reason is None:
-                        records.append(record)
-                    else:
-                        out_of_scope.append(DeadLetter(record, reason))
+            # all partitions at once: the engine's rounds then span every station fetched
+            records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
             result = self.pipeline.process(records, now=self.clock())
-            result.dead_letters.extend(out_of_scope)
             await self._publish_and_adopt(result)
             for tp, recs in batch.items():
                 self._pending[tp] = recs[-1].offset + 1
             self._count(result)
+            if burst:
+                assigned = list(consumer.assignment())
+                if await kafka.caught_up(consumer, assigned):
+                    await self._caught_up(assigned)  # done: no need to wait for an empty fetch
+                    return True
             if len(self._inflight) > MAX_INFLIGHT:
                 await self._checkpoint()  # backpressure: wait for the broker to catch up
             elif self._checkpoint_due():
                 await self._checkpoint(wait=False)
             return False
+
+    async def _fetch(self, consumer: AIOKafkaConsumer) -> dict[TopicPartition, list[Any]]:
+        """Up to `worker_batch_max` records, shared out over the assigned partitions.
+
+        A fetch drains one partition first, so a batch of a backlog would hold one
+        partition's few stations many times over, and the engine would go through it
+        in many small rounds; taking a share of each partition keeps rounds wide.
+        """
+        assigned = sorted(consumer.assignment(), key=lambda tp: tp.partition)
+        share = max(1, self.settings.worker_batch_max // max(1, len(assigned)))
+        batch: dict[TopicPartition, list[Any]] = dict(
+            await consumer.getmany(timeout_ms=200, max_records=share))
+        if batch:
+            for tp in assigned:
+                if tp not in batch:
+                    batch.update(await consumer.getmany(tp, timeout_ms=0, max_records=share))
+        return batch
+
+    async def _caught_up(self, assigned: list[TopicPartition]) -> None:
+        if self.settings.stale_wall_clock:
+            await self._tick(assigned)
+        await self._checkpoint()
 
     async def _tick(self, assigned: list[TopicPartition]) -> None:
         """Caught up: judge this worker's silent gauges by the wall clock."""
@@ -409,25 +425,27 @@ class DetectorWorker:
         producer = self._producer
         if producer is None:
             raise RuntimeError("worker stopped")
-        futures: list[asyncio.Future[Any]] = []
+        dead_letters: list[kafka.OutRecord] = []
         for dead in result.dead_letters:
             rec = dead.record
             value, key, headers = dead_letter_record(dead, self.settings.dlq_max_value_bytes)
-            futures.append(
-                await producer.send(self.settings.dlq_topic, value, key=key, headers=headers)
-            )
+            dead_letters.append((key, value, headers))
             log.info("dead-lettered %s/%s/%s: %s", rec.topic, rec.partition, rec.offset,
                      dead.reason)
+        alerts: list[kafka.OutRecord] = []
+        events: list[kafka.OutRecord] = []
         for alert in result.alerts:
             value = alert.model_dump_json().encode()
-            futures.append(await producer.send(self.settings.alerts_topic, value,
-                                               key=alert.region_id.encode()))
+            alerts.append((alert.region_id.encode(), value, []))
             # the router's input: a basin's events stay in order on one partition
-            futures.append(await producer.send(self.settings.station_events_topic, value,
-                                               key=alert.basin.encode()))
+            events.append((alert.basin.encode(), value, []))
             log.debug("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
                       alert.region_id)
-        return futures
+        return [
+            *await kafka.send_batched(producer, self.settings.dlq_topic, dead_letters),
+            *await kafka.send_batched(producer, self.settings.alerts_topic, alerts),
+            *await kafka.send_batched(producer, self.settings.station_events_topic, events),
+        ]
 
     async def _rewind(self) -> None:
         """Back to the last committed offsets, to read on from there."""
@@ -445,7 +463,7 @@ class DetectorWorker:
                 consumer.seek(tp, committed)
 
     def _count(self, result: BatchResult) -> None:
-        self.stats.readings += len(result.readings)
+        self.stats.readings += result.accepted
         self.stats.dead_lettered += len(result.dead_letters)
         self.stats.suspect += len(result.suspect)
         self.stats.alerts += len(result.alerts)

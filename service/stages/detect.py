@@ -1,4 +1,4 @@
-"""Detect stage: canonical readings → arrays → the detector engine → events."""
+"""Detect stage: decoded columns → the detector engine → quality verdicts and events."""
 
 from __future__ import annotations
 
@@ -7,26 +7,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors import FAULTS, QUALITY, BatchVerdict, DetectorEngine, StationTable
-from schemas import Reading
+from detectors import FAULTS, QUALITY, BatchVerdict, DetectorEngine
+from service.stages.decode import DecodedBatch
+
+_FAULT_CODES = np.array(sorted(FAULTS), dtype=np.int8)
 
 
 @dataclass(frozen=True, slots=True)
 class Suspect:
-    reading: Reading
+    """A reading kept as history but not graded, and why."""
+
+    station_id: str
+    observed_t: float
     reason: str
 
 
-def detect(readings: Sequence[Reading], table: StationTable, engine: DetectorEngine
+def detect(batch: DecodedBatch, station_ids: Sequence[str], engine: DetectorEngine
            ) -> tuple[BatchVerdict, list[Suspect]]:
-    n = len(readings)
-    stations = np.fromiter((table.index[r.station_id] for r in readings), np.int64, n)
-    t = np.fromiter((r.observed_at.timestamp() for r in readings), np.float64, n)
-    values = np.fromiter((r.value for r in readings), np.float64, n)
-    interval = np.fromiter((r.interval_s or 0 for r in readings), np.float64, n)
-    verdict = engine.process(stations, t, values, interval)
+    verdict = engine.process(batch.stations, batch.t, batch.values, batch.interval_s)
     suspect = [
-        Suspect(readings[i], QUALITY[int(verdict.quality[i])])
-        for i in np.flatnonzero(np.isin(verdict.quality, list(FAULTS))).tolist()
+        Suspect(station_ids[int(batch.stations[i])], float(batch.t[i]),
+                QUALITY[int(verdict.quality[i])])
+        for i in np.flatnonzero(np.isin(verdict.quality, _FAULT_CODES)).tolist()
     ]
     return verdict, suspect

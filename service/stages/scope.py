@@ -1,7 +1,8 @@
 """Scope stage: a record that names a gateway must be for one of that gateway's stations.
 
-In: a record's headers and raw value, and the token registry. Out: `None`
-(the record goes on to decode+validate) or the reason to dead-letter it.
+In: a decoded reading's station and the record's headers, and the token
+registry. Out: `None` (the reading goes on to be graded) or the reason to
+dead-letter the record.
 
 HTTP ingest stamps each record with `siaga-gateway: <token name>`; the worker
 checks it again here, so a reading can never be graded for a station outside
@@ -10,25 +11,25 @@ from elsewhere, a gateway token revoked since). A header is only a claim: any
 Kafka writer can set it. Who may write to `siaga.readings` directly at all is
 decided by the broker (SASL principal + ACLs, see docker-compose.yml), not here.
 
-Deliberately not here: validating the reading (the validate stage does it
-for every record; a value that does not even parse passes this stage and is
-dead-lettered there with the precise reason).
+Deliberately not here: validating the reading. It runs after the decode
+stage, so a record that does not even decode is dead-lettered with that
+precise reason, and the station checked is the one the reading is graded for.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+
+import numpy as np
 
 from service.auth import TokenRegistry
 from service.ingest import GATEWAY_HEADER
-from service.stages.validate import MAX_RECORD_BYTES
+from service.stages.decode import DecodedBatch
 
 Headers = Sequence[tuple[str, bytes]]
 
 
-def scope_violation(headers: Headers, value: bytes | None, registry: TokenRegistry
-                    ) -> str | None:
+def scope_violation(headers: Headers, station_id: str, registry: TokenRegistry) -> str | None:
     named = [v for k, v in headers if k == GATEWAY_HEADER]
     if not named:
         return None
@@ -38,10 +39,7 @@ def scope_violation(headers: Headers, value: bytes | None, registry: TokenRegist
         gateway = named[0].decode("utf-8")
     except UnicodeDecodeError:
         return f"{GATEWAY_HEADER} header is not UTF-8"
-    station = _claimed_station(value)
-    if station is None:
-        return None
-    permitted = registry.gateway_may_report(gateway, station)
+    permitted = registry.gateway_may_report(gateway, station_id)
     if permitted is None:
         return (f"gateway {gateway[:64]!r} named in the {GATEWAY_HEADER} header is not "
                 "configured on this worker")
@@ -50,12 +48,24 @@ def scope_violation(headers: Headers, value: bytes | None, registry: TokenRegist
     return None
 
 
-def _claimed_station(value: bytes | None) -> str | None:
-    if value is None or len(value) > MAX_RECORD_BYTES:
-        return None
-    try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError):
-        return None
-    station = parsed.get("station_id") if isinstance(parsed, dict) else None
-    return station if isinstance(station, str) else None
+def out_of_scope(batch: DecodedBatch, headers: Sequence[Headers], station_ids: Sequence[str],
+                 registry: TokenRegistry) -> DecodedBatch:
+    """A filter: the rows whose record may report their station. The others join
+    `batch.rejected`, each with its reason. `headers[i]` belongs to the batch's record i."""
+    if not any(headers):
+        return batch  # a direct Kafka writer names no gateway
+    keep = np.ones(len(batch), dtype=np.bool_)
+    verdicts: dict[tuple[tuple[tuple[str, bytes], ...], int], str | None] = {}
+    for row, (i, station) in enumerate(zip(batch.positions.tolist(), batch.stations.tolist(),
+                                           strict=True)):
+        named = headers[i]
+        if not named:
+            continue
+        key = (tuple(named), station)
+        if key not in verdicts:
+            verdicts[key] = scope_violation(named, station_ids[station], registry)
+        reason = verdicts[key]
+        if reason is not None:
+            keep[row] = False
+            batch.rejected.append((i, reason))
+    return batch if keep.all() else batch.take(keep)
