@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
+from functools import lru_cache
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from aiokafka.helpers import create_ssl_context
+from aiokafka.partitioner import murmur2
 
 from service.settings import Settings
 
@@ -35,6 +38,21 @@ def _security(settings: Settings) -> dict[str, Any]:
     return options
 
 
+@lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_for_key(key: bytes | None, all_partitions: Sequence[int],
+                      available: Sequence[int]) -> int:
+    """Kafka's default partitioner (murmur2 of the key, as the Java client and aiokafka
+    compute it), with the hash remembered: keys are station, region and basin ids,
+    a few thousand at most, and the pure-Python murmur2 was 40% of a send."""
+    if key is None:
+        return random.choice(available or all_partitions)  # spreading load, not a secret
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
     """A producer that waits for all in-sync replicas: "accepted" means durably written."""
     config: dict[str, Any] = {
@@ -44,11 +62,55 @@ def producer(settings: Settings, **overrides: Any) -> AIOKafkaProducer:
         "linger_ms": settings.kafka_linger_ms,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
         "compression_type": "lz4",
+        # aiokafka holds one open batch per partition and, once it is full, makes the
+        # next send wait for it to go out: with the default 16 KiB (ten alerts) a burst
+        # of alerts waited on a round trip every ten; 256 KiB of JSON is ~30 KiB in lz4
+        "max_batch_size": 256 * 1024,
+        "partitioner": partition_for_key,
         "client_id": "siaga",
         **_security(settings),
     }
     config.update(overrides)
     return AIOKafkaProducer(**config)
+
+
+OutRecord = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]  # key, value, headers
+
+
+async def send_batched(producer: AIOKafkaProducer, topic: str, records: Sequence[OutRecord]
+                       ) -> list[asyncio.Future[Any]]:
+    """Produce records as whole batches, one per partition (more when one fills up).
+
+    Per record this costs a tenth of `send()` (no future, no metadata wait, no
+    partitioner call of its own), and a closed batch goes out at once instead of
+    lingering: the caller has already gathered what belongs together. Records keep
+    their order within a partition; partitions are chosen as `send()` chooses them.
+    Each future is one batch's acknowledgement.
+    """
+    if not records:
+        return []
+    partitions = sorted(await producer.partitions_for(topic))
+    by_partition: dict[int, list[OutRecord]] = {}
+    for record in records:
+        p = partition_for_key(record[0], partitions, partitions)
+        by_partition.setdefault(p, []).append(record)
+    futures: list[asyncio.Future[Any]] = []
+    for p, items in by_partition.items():
+        batch = producer.create_batch()
+        for key, value, headers in items:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
+                futures.append(await _submit(producer, batch, topic, p))
+                batch = producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None, headers=headers)  # first fits
+        futures.append(await _submit(producer, batch, topic, p))
+    return futures
+
+
+async def _submit(producer: AIOKafkaProducer, batch: Any, topic: str, partition: int
+                  ) -> asyncio.Future[Any]:
+    batch.close()  # closed: sent without lingering
+    future: asyncio.Future[Any] = await producer.send_batch(batch, topic, partition=partition)
+    return future
 
 
 def consumer(settings: Settings, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
