@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 
 from detectors.events import DetectorEvent
 from schemas import LEVEL_NAMES, Alert, Certainty, LocalizedText, Region, Station
@@ -56,16 +57,28 @@ _RAIN_TEXT: dict[str, tuple[str, str]] = {
 def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
              observed_at: datetime) -> str:
     """Deterministic id: the same evidence always gives the same id."""
-    at = observed_at.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    at = _compact_utc(observed_at)
     digest = hashlib.sha256(
         f"{station_id}|{region_id}|{kind}|{discriminator}|{at}".encode()
     ).hexdigest()
     return f"{station_id}-{at}-{kind}-{discriminator}-{digest[:12]}"
 
 
+def _compact_utc(at: datetime) -> str:
+    """`at` as %Y%m%dT%H%M%SZ in UTC; formatted by hand, strftime was a third of an alert."""
+    u = at.astimezone(UTC)
+    if u.year < 1000:
+        return u.strftime("%Y%m%dT%H%M%SZ")  # keep strftime's own rendering of such years
+    return f"{u.year}{u.month:02d}{u.day:02d}T{u.hour:02d}{u.minute:02d}{u.second:02d}Z"
+
+
 def local_time(epoch_s: float, region: Region) -> datetime:
-    zone = timezone(timedelta(hours=region.utc_offset_h))
-    return datetime.fromtimestamp(epoch_s, tz=zone)
+    return datetime.fromtimestamp(epoch_s, tz=_zone(region.utc_offset_h))
+
+
+@lru_cache(maxsize=64)
+def _zone(utc_offset_h: float) -> timezone:
+    return timezone(timedelta(hours=utc_offset_h))
 
 
 def build_alert(event: DetectorEvent, station: Station, region: Region,
