@@ -13,10 +13,16 @@ very heavy → 2, extreme → 1.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+
+# beyond ~year 5000 a bucket number no longer fits the int32 ids with room to spare
+_SAFE_T = 1e11
+_POSITIVE_INF_BITS = 0x7F800000  # as uint32: anything above is a NaN or has the sign bit
 
 HOURLY = ((20.0, "very_heavy", 2), (10.0, "heavy", 3), (5.0, "moderate", 4),
           (1.0, "light", 4))
@@ -58,14 +64,66 @@ def spread(
     still holding an expired bucket is cleared before it is reused.
     """
     slots = ids_stored.shape[1]
-    newest = np.floor((end - 1e-6) / bucket_s).astype(np.int64)
+    newest_f = np.floor((end - 1e-6) / bucket_s)
+    newest = newest_f.astype(np.int64)
+    rate = total_mm / np.maximum(end - start, 1e-9)
+    columns = _columns_touched(start, end, newest_f, rate, amounts, bucket_s, slots)
+    if columns >= slots:
+        return _spread_all(ids_stored, amounts, start, end, rate, newest, bucket_s)
+    # Every slot is relabelled to the bucket it holds now, as if all were written; only
+    # the newest `columns` buckets receive rain. The others get rate × 0.0 added, which
+    # leaves their amounts as they are (the caller ruled out −0.0 and NaN amounts).
+    remainder = newest % slots
+    labels = (newest - remainder)[:, np.newaxis] + _slot_offsets(slots)[remainder]
+    new_amounts = np.where(ids_stored == labels, amounts, np.float32(0.0))
+    wanted = newest[:, np.newaxis] - np.arange(columns)
+    b_start = wanted * bucket_s
+    overlap = np.maximum(
+        np.minimum(end[:, np.newaxis], b_start + bucket_s)
+        - np.maximum(start[:, np.newaxis], b_start), 0.0)
+    rows = np.arange(len(end))[:, np.newaxis]
+    slot = wanted % slots
+    new_amounts[rows, slot] = (new_amounts[rows, slot] + rate[:, np.newaxis] * overlap
+                               ).astype(np.float32)
+    return labels.astype(np.int32), new_amounts, newest
+
+
+def _columns_touched(start: F64, end: F64, newest: F64, rate: F64,
+                     amounts: npt.NDArray[np.float32], bucket_s: float, slots: int) -> int:
+    """How many buckets back from the newest the widest span reaches (`slots`: all of
+    them, or inputs the shortcut in `spread` would not reproduce bit for bit)."""
+    if not (np.isfinite(rate).all() and np.isfinite(start).all() and np.isfinite(end).all()):
+        return slots  # NaN × 0.0 is NaN: non-finite input spreads into every slot
+    if len(end) == 0 or np.abs(end).max() > _SAFE_T or np.abs(start).max() > _SAFE_T:
+        return slots  # bucket numbers outside int32 compare and wrap differently
+    # adding +0.0 turns a stored −0.0 into +0.0 and may quieten a NaN: leave those alone
+    if (amounts.view(np.uint32) > _POSITIVE_INF_BITS).any():
+        return slots
+    # one bucket of margin: start / bucket_s can round up across a bucket boundary
+    reach = float((newest - np.floor(start / bucket_s)).max()) + 2.0
+    return int(min(max(reach, 1.0), float(slots)))
+
+
+@functools.cache
+def _slot_offsets(slots: int) -> npt.NDArray[np.int64]:
+    """Row r: for each slot j, its bucket minus (newest − r) when newest % slots == r."""
+    j = np.arange(slots)
+    wrapped = j[np.newaxis, :] > j[:, np.newaxis]
+    offsets: npt.NDArray[np.int64] = j[np.newaxis, :] - slots * wrapped
+    return offsets
+
+
+def _spread_all(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
+                start: F64, end: F64, rate: F64, newest: npt.NDArray[np.int64], bucket_s: float
+                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """`spread` over every slot of the ring, for inputs its shortcut cannot take."""
+    slots = ids_stored.shape[1]
     wanted = newest[:, np.newaxis] - np.arange(slots)[np.newaxis, :]  # newest first
     b_start = wanted * bucket_s
-    overlap = np.clip(
+    overlap = np.maximum(
         np.minimum(end[:, np.newaxis], b_start + bucket_s)
-        - np.maximum(start[:, np.newaxis], b_start), 0.0, None)
-    span = np.maximum(end - start, 1e-9)
-    add = (total_mm / span)[:, np.newaxis] * overlap
+        - np.maximum(start[:, np.newaxis], b_start), 0.0)
+    add = rate[:, np.newaxis] * overlap
     slot = wanted % slots
     rows = np.arange(len(end))[:, np.newaxis]
     held = ids_stored[rows, slot]
