@@ -49,6 +49,8 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 B = npt.NDArray[np.bool_]
 STALE = FAULT_CODES["stale"]
+# the column of `bounds` a level rises to next, clip(4 − level, 0, 2), by the level's byte
+_NEXT_BOUND = np.clip(4 - np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int64), 0, 2)
 _KIND_RANK = {"sensor": 0, "observed": 1, "rising": 2, "rainfall": 3}
 
 
@@ -286,8 +288,8 @@ class DetectorEngine:
             return
         s, t, v, level, current = s[c], t[c], v[c], level[c], current[c]
         slope, count = trend.slope_per_s(f.ring_t[s], f.ring_v[s], t, cfg.trend_window_s)
-        next_idx = np.clip(4 - level.astype(np.int64), 0, 2)
-        eta = trend.seconds_to_bound(v, slope, self.table.bounds[s, next_idx])
+        eta = trend.seconds_to_bound(v, slope,
+                                     self.table.bounds[s, _NEXT_BOUND[level.view(np.uint8)]])
         # the fit must agree with the latest step: right after a sudden fall a window's
         # slope can still point up, and that is no reason to warn
         rising = ((level > 1) & (count >= cfg.trend_min_points)
@@ -338,11 +340,9 @@ class DetectorEngine:
             if not ok.any():
                 return
             s, t, v, interval = s[ok], t[ok], v[ok], interval[ok]
-        start = t - interval
-        fine_ids, fine_mm, _ = rainfall.spread(f.fine_id[s], f.fine_mm[s], start, t, v,
-                                               RAIN_FINE_S)
-        coarse_ids, coarse_mm, _ = rainfall.spread(f.coarse_id[s], f.coarse_mm[s], start, t,
-                                                   v, RAIN_COARSE_S)
+        (fine_ids, fine_mm), (coarse_ids, coarse_mm) = rainfall.spread_rings(
+            [(f.fine_id[s], f.fine_mm[s], RAIN_FINE_S),
+             (f.coarse_id[s], f.coarse_mm[s], RAIN_COARSE_S)], t - interval, t, v)
         f.fine_id[s], f.fine_mm[s] = fine_ids, fine_mm
         f.coarse_id[s], f.coarse_mm[s] = coarse_ids, coarse_mm
         total_1h = rainfall.window_total(fine_ids, fine_mm, t, 3600.0, RAIN_FINE_S)

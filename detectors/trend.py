@@ -54,6 +54,9 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
 
 def seconds_to_bound(values: F64, slope: F64, bound: F64) -> F64:
     """Projected seconds until `bound` at the current slope (inf if not approaching)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = (bound - values) / slope
-    return np.where((slope > 0) & (bound > values), eta, np.inf)
+    approaching = slope > 0
+    approaching &= bound > values
+    # divided only where approaching, so neither 0 nor NaN reaches the division
+    eta = np.full(len(values), np.inf)
+    np.divide(bound - values, slope, out=eta, where=approaching)
+    return eta
