@@ -91,9 +91,8 @@ class DetectorEngine:
             raise ValueError("stations, t, values and interval_s differ in length")
         f = self._fields()
         rounds, touched = batch_rounds(stations, self.table.is_rain)
-        # indexing by an array of rows already copies the records
         verdict = BatchVerdict(quality=np.zeros(n, dtype=np.int8),
-                               undo=[(touched, self.state[touched])])
+                               undo=[(touched, f.take(touched))])
         if n == 0:
             return verdict
         for rows, rain in rounds:
@@ -157,7 +156,7 @@ class DetectorEngine:
             return
         rows = candidates[passed]
         deadline = deadline[passed]
-        verdict.undo.append((rows, self.state[rows]))  # a copy: rows is an index array
+        verdict.undo.append((rows, f.take(rows)))
         for i, at in zip(rows.tolist(), deadline.tolist(), strict=True):
             verdict.events.append(sensor_event(f, i, STALE, at, None))
         f.fault[rows] = STALE

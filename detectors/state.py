@@ -134,3 +134,13 @@ class FieldViews:
     def of(cls, state: StateArray) -> FieldViews:
         names = STATE_DTYPE.names or ()
         return cls(state, *(state[name] for name in names))
+
+    def take(self, rows: npt.NDArray[np.int64]) -> StateArray:
+        """`state[rows]`, copied as rows of raw bytes: numpy copies structured records
+        field by field, several times slower for these 1 kB records."""
+        state = self.state
+        if not state.flags.c_contiguous:
+            return state[rows]
+        raw = state.view(np.uint8).reshape(len(state), state.dtype.itemsize)
+        records: StateArray = raw[rows].view(state.dtype).reshape(len(rows))
+        return records
