@@ -7,7 +7,10 @@ into `schemas.Alert` (texts, ids, local times) is `detectors.alerts`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from detectors.state import FieldViews
 
 EventKind = Literal["observed", "rising", "rainfall", "sensor"]
 MsgType = Literal["alert", "update", "cancel"]
@@ -60,3 +63,33 @@ class DetectorEvent:
         if self.kind == "sensor":
             return f"{self.fault}-clear" if self.msg_type == "cancel" else str(self.fault)
         return str(self.level)
+
+
+def level_event(f: FieldViews, kind: EventKind, station: int, level: int, t: float,
+                value: float, **extra: object) -> DetectorEvent:
+    """A station's graded level changes: record it in the state and report it."""
+    previous = int(f.level[station])
+    previous_t = float(f.level_t[station])
+    f.level[station] = level
+    f.level_t[station] = t
+    f.level_value[station] = value
+    msg: MsgType = "alert" if previous == 4 else ("cancel" if level == 4 else "update")
+    return DetectorEvent(
+        kind, msg, station, level, previous, t, value,
+        ref_discriminator=None if previous == 4 else str(previous),
+        ref_t=None if previous == 4 else previous_t,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def sensor_event(f: FieldViews, station: int, code: int, t: float, value: float | None,
+                 glitch: bool = False) -> DetectorEvent:
+    """A sensor episode opens, changes fault or closes (the caller updates the state)."""
+    was = int(f.fault[station])
+    level = int(f.level[station])
+    msg: MsgType = "alert" if was == 0 else ("cancel" if code == 0 else "update")
+    return DetectorEvent(
+        "sensor", msg, station, level, level, t, value,
+        ref_discriminator=FAULTS[was] if was else None,
+        ref_t=float(f.fault_t[station]) if was else None,
+        fault=FAULTS[code or was], glitch=glitch and code == 0)

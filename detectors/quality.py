@@ -21,14 +21,22 @@ I8 = npt.NDArray[np.int8]
 B = npt.NDArray[np.bool_]
 
 
-def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B) -> I8:
-    """Fault code per reading for sentinel, out-of-range and impossible-zero values."""
+def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B | None) -> I8:
+    """Fault code per reading for sentinel, out-of-range and impossible-zero values.
+
+    `zero_possible` None: a zero is possible at every gauge (rain).
+    """
+    # written from the weakest fault up, so the strongest one a reading has is left
     code = np.zeros(len(values), dtype=np.int8)
-    code[np.isin(values, SENTINELS)] = FAULT_CODES["sentinel"]
-    free = code == 0
-    code[free & ((values < range_min) | (values > range_max))] = FAULT_CODES["out_of_range"]
-    free = code == 0
-    code[free & (values == 0.0) & ~zero_possible] = FAULT_CODES["zero"]
+    if zero_possible is not None:
+        code[(values == 0.0) & ~zero_possible] = FAULT_CODES["zero"]
+    out_of_range = values < range_min
+    out_of_range |= values > range_max
+    code[out_of_range] = FAULT_CODES["out_of_range"]
+    sentinel = values == SENTINELS[0]
+    for other in SENTINELS[1:]:
+        sentinel |= values == other
+    code[sentinel] = FAULT_CODES["sentinel"]
     return code
 
 

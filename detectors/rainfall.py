@@ -13,10 +13,17 @@ very heavy → 2, extreme → 1.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
+
+# beyond ~year 5000 a bucket number no longer fits the int32 ids with room to spare
+_SAFE_T = 1e11
+_POSITIVE_INF_BITS = 0x7F800000  # as uint32: anything above is a NaN or has the sign bit
+_ARANGE = np.arange(64)
 
 HOURLY = ((20.0, "very_heavy", 2), (10.0, "heavy", 3), (5.0, "moderate", 4),
           (1.0, "light", 4))
@@ -34,13 +41,18 @@ def category(total_mm: float, table: tuple[tuple[float, str, int], ...]) -> tupl
 
 
 def levels(totals_mm: F64, table: tuple[tuple[float, str, int], ...]) -> npt.NDArray[np.int8]:
-    """Alert level (4 = nothing to alert) per total, vectorised."""
+    """Alert level (4 = nothing to alert) per total, vectorised: the level of the first
+    category in table order that a total reaches and that alerts at all."""
     out = np.full(len(totals_mm), 4, dtype=np.int8)
-    top, _, top_level = table[0]
-    out[totals_mm > top] = top_level
-    for lower, _, level in table[1:]:
-        out[(out == 4) & (totals_mm >= lower)] = level
+    # written from the last category up, so the first one that applies is left
+    for i in range(len(table) - 1, -1, -1):
+        lower, _, level = table[i]
+        if level != 4:
+            out[(totals_mm > lower) if i == 0 else (totals_mm >= lower)] = level
     return out
+
+
+Ring = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
 
 
 def spread(
@@ -57,15 +69,81 @@ def spread(
     bucket. Slots are absolute bucket numbers modulo the ring size; a slot
     still holding an expired bucket is cleared before it is reused.
     """
+    rate = total_mm / np.maximum(end - start, 1e-9)
+    return _spread(ids_stored, amounts, start, end, rate, bucket_s,
+                   _plain_spans(start, end, rate))
+
+
+def spread_rings(rings: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], float]],
+                 start: F64, end: F64, total_mm: F64) -> list[Ring]:
+    """`spread` of the same readings into several rings (ids, amounts, bucket_s)."""
+    rate = total_mm / np.maximum(end - start, 1e-9)
+    plain = _plain_spans(start, end, rate)
+    return [_spread(ids, amounts, start, end, rate, bucket_s, plain)[:2]
+            for ids, amounts, bucket_s in rings]
+
+
+def _plain_spans(start: F64, end: F64, rate: F64) -> bool:
+    """Finite spans, rates and times whose bucket numbers fit int32 with room to spare:
+    the inputs for which the shortcut in `_spread` gives the full computation's bits.
+    (NaN × 0.0 is NaN: non-finite input spreads into every slot.)"""
+    # a sum of finite numbers is finite unless it overflows, and then we just decline
+    return (len(end) > 0 and bool(np.isfinite(rate + start).all())
+            and bool(np.abs(end).max() <= _SAFE_T))
+
+
+def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
+            start: F64, end: F64, rate: F64, bucket_s: float, plain: bool
+            ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
     slots = ids_stored.shape[1]
-    newest = np.floor((end - 1e-6) / bucket_s).astype(np.int64)
+    newest_f = np.floor((end - 1e-6) / bucket_s)
+    newest = newest_f.astype(np.int64)
+    # adding +0.0 turns a stored −0.0 into +0.0 and may quieten a NaN: leave those alone
+    if not plain or (amounts.view(np.uint32) > _POSITIVE_INF_BITS).any():
+        return _spread_all(ids_stored, amounts, start, end, rate, newest, bucket_s)
+    # one bucket of margin: start / bucket_s can round up across a bucket boundary
+    reach = float((newest_f - np.floor(start / bucket_s)).max()) + 2.0
+    if reach >= slots:
+        return _spread_all(ids_stored, amounts, start, end, rate, newest, bucket_s)
+    columns = max(int(reach), 1)
+    # Every slot is relabelled to the bucket it holds now, as if all were written; only
+    # the newest `columns` buckets receive rain. The others would get rate × 0.0 added,
+    # which leaves their amounts as they are.
+    remainder = newest % slots
+    labels = (newest - remainder)[:, np.newaxis] + _slot_offsets(slots)[remainder]
+    new_amounts = np.where(ids_stored == labels, amounts, np.float32(0.0))
+    wanted = newest[:, np.newaxis] - _ARANGE[:columns]
+    b_start = wanted * bucket_s
+    overlap = np.maximum(
+        np.minimum(end[:, np.newaxis], b_start + bucket_s)
+        - np.maximum(start[:, np.newaxis], b_start), 0.0)
+    rows = np.arange(len(end))[:, np.newaxis]
+    slot = wanted % slots
+    new_amounts[rows, slot] = (new_amounts[rows, slot] + rate[:, np.newaxis] * overlap
+                               ).astype(np.float32)
+    return labels.astype(np.int32), new_amounts, newest
+
+
+@functools.cache
+def _slot_offsets(slots: int) -> npt.NDArray[np.int64]:
+    """Row r: for each slot j, its bucket minus (newest − r) when newest % slots == r."""
+    j = np.arange(slots)
+    wrapped = j[np.newaxis, :] > j[:, np.newaxis]
+    offsets: npt.NDArray[np.int64] = j[np.newaxis, :] - slots * wrapped
+    return offsets
+
+
+def _spread_all(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
+                start: F64, end: F64, rate: F64, newest: npt.NDArray[np.int64], bucket_s: float
+                ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """`spread` over every slot of the ring, for inputs its shortcut cannot take."""
+    slots = ids_stored.shape[1]
     wanted = newest[:, np.newaxis] - np.arange(slots)[np.newaxis, :]  # newest first
     b_start = wanted * bucket_s
-    overlap = np.clip(
+    overlap = np.maximum(
         np.minimum(end[:, np.newaxis], b_start + bucket_s)
-        - np.maximum(start[:, np.newaxis], b_start), 0.0, None)
-    span = np.maximum(end - start, 1e-9)
-    add = (total_mm / span)[:, np.newaxis] * overlap
+        - np.maximum(start[:, np.newaxis], b_start), 0.0)
+    add = rate[:, np.newaxis] * overlap
     slot = wanted % slots
     rows = np.arange(len(end))[:, np.newaxis]
     held = ids_stored[rows, slot]
@@ -83,13 +161,20 @@ def window_total(ids: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32], e
 
     Within a bucket the rain is taken as even, the same assumption `spread` makes.
     """
-    b_start = ids.astype(np.float64) * bucket_s
+    b_start = ids.astype(np.float64)
+    b_start *= bucket_s
     lo = (end - window_s)[:, np.newaxis]
-    hi = end[:, np.newaxis]
     # the newest bucket is only filled up to `end`: no rain has fallen after it
-    b_end = np.minimum(b_start + bucket_s, hi)
-    overlap = np.clip(b_end - np.maximum(lo, b_start), 0.0, None)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        weight = np.where((ids >= 0) & (b_end > b_start), overlap / (b_end - b_start), 0.0)
-    total: F64 = (weight * amounts).sum(axis=1)
+    b_end = b_start + bucket_s
+    np.minimum(b_end, end[:, np.newaxis], out=b_end)
+    overlap = np.maximum(lo, b_start)
+    np.subtract(b_end, overlap, out=overlap)
+    np.maximum(overlap, 0.0, out=overlap)
+    valid = ids >= 0
+    valid &= b_end > b_start
+    # dividing only where valid: elsewhere the width may be 0 or NaN, and the weight is 0
+    weight = np.zeros_like(overlap)
+    np.divide(overlap, b_end - b_start, out=weight, where=valid)
+    weight *= amounts
+    total: F64 = weight.sum(axis=1)
     return total

@@ -13,6 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 _FRACTION_OF_NORMAL_INTERVAL = {4: 1.0, 3: 0.5, 2: 0.25, 1: 1.0 / 12.0}
+# the same by level as an index (0 is no level)
+_FRACTION_BY_LEVEL = np.array([np.nan, 1.0 / 12.0, 0.25, 0.5, 1.0])
 
 
 def expected_interval_s(normal_interval_s: int, level: int) -> float:
@@ -42,6 +44,6 @@ def stale_deadlines(
     Deterministic, so a stale alert found late (on replay, or after a restart)
     carries the same time, and the same id, as one found on time.
     """
-    fraction = np.array([np.nan, 1.0 / 12.0, 0.25, 0.5, 1.0])[levels]
+    fraction = _FRACTION_BY_LEVEL[levels]
     deadline: npt.NDArray[np.float64] = last_t + grace * normal_interval_s * fraction
     return deadline

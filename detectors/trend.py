@@ -31,23 +31,32 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
     Returns NaN where fewer than two distinct times fall in the window.
     """
     offsets = ring_t - now[:, np.newaxis]  # relative times keep float64 precise
-    inside = (offsets >= -window_s) & (offsets <= 0)  # NaN slots compare False
+    inside = offsets >= -window_s
+    inside &= offsets <= 0  # NaN slots compare False
     count = inside.sum(axis=1)
     safe = np.maximum(count, 1)
+    # the sums below must see these full rows, zeros included: numpy sums a row
+    # pairwise, so dropping or moving a term would change the rounding
     x = np.where(inside, offsets, 0.0)
-    y = np.where(inside, ring_v.astype(np.float64), 0.0)
+    y = np.where(inside, ring_v, np.float64(0.0))
     mean_x = x.sum(axis=1) / safe
     mean_y = y.sum(axis=1) / safe
-    dx = np.where(inside, offsets - mean_x[:, np.newaxis], 0.0)
-    dy = np.where(inside, y - mean_y[:, np.newaxis], 0.0)
-    var = (dx * dx).sum(axis=1)
+    offsets -= mean_x[:, np.newaxis]
+    dx = np.where(inside, offsets, 0.0)
+    y -= mean_y[:, np.newaxis]
+    dy = np.where(inside, y, 0.0)
+    covariance = np.multiply(dx, dy, out=dy).sum(axis=1)
+    var = np.multiply(dx, dx, out=dx).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(var > 0, (dx * dy).sum(axis=1) / var, np.nan)
+        slope = np.where(var > 0, covariance / var, np.nan)
     return slope, count
 
 
 def seconds_to_bound(values: F64, slope: F64, bound: F64) -> F64:
     """Projected seconds until `bound` at the current slope (inf if not approaching)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        eta = (bound - values) / slope
-    return np.where((slope > 0) & (bound > values), eta, np.inf)
+    approaching = slope > 0
+    approaching &= bound > values
+    # divided only where approaching, so neither 0 nor NaN reaches the division
+    eta = np.full(len(values), np.inf)
+    np.divide(bound - values, slope, out=eta, where=approaching)
+    return eta
