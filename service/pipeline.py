@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,6 +37,7 @@ from service.stages.detect import Suspect, detect
 from service.stages.scope import out_of_scope
 
 Headers = Sequence[tuple[str, bytes]]
+_VALUE, _HEADERS = attrgetter("value"), attrgetter("headers")
 
 
 class RecordLike(Protocol):
@@ -110,10 +112,10 @@ class Pipeline:
         """Run one batch. `now` is the wall clock when live; `None` replays history, where
         alerts are issued at their evidence's event time and no reading is "in the future"."""
         result = BatchResult()
-        decoded = self.decoder.decode([r.value for r in records], now)
+        decoded = self.decoder.decode(list(map(_VALUE, records)), now)
         refused = decoded.rejected
         if self.registry is not None:
-            decoded = out_of_scope(decoded, [r.headers for r in records], self.table.ids,
+            decoded = out_of_scope(decoded, list(map(_HEADERS, records)), self.table.ids,
                                    self.registry)
         result.dead_letters = [DeadLetter(records[i], reason) for i, reason in sorted(refused)]
         result.accepted = len(decoded)

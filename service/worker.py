@@ -33,6 +33,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain
 from types import TracebackType
 from typing import Any
 
@@ -42,7 +43,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from detectors import export_station, import_station
 from detectors.state import new_state
-from schemas import Network
+from schemas import Alert, Network
 from service import checkpoint, kafka
 from service.auth import TokenRegistry
 from service.dead_letters import dead_letter_record
@@ -51,6 +52,8 @@ from service.restore import levels_from_alerts
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ALERT_JSON = Alert.__pydantic_serializer__
 
 MAX_BACKOFF_S = 30.0
 # outputs awaiting acks before the worker stops to checkpoint: bounds memory when the
@@ -226,7 +229,8 @@ class DetectorWorker:
                     await self._checkpoint()
                 return burst and idle
             # all partitions at once: the engine's rounds then span every station fetched
-            records = [r for tp in sorted(batch, key=lambda t: t.partition) for r in batch[tp]]
+            records = list(chain.from_iterable(
+                batch[tp] for tp in sorted(batch, key=lambda t: t.partition)))
             result = self.pipeline.process(records, now=self.clock())
             await self._publish_and_adopt(result)
             for tp, recs in batch.items():
@@ -435,7 +439,7 @@ class DetectorWorker:
         alerts: list[kafka.OutRecord] = []
         events: list[kafka.OutRecord] = []
         for alert in result.alerts:
-            value = alert.model_dump_json().encode()
+            value = ALERT_JSON.to_json(alert)  # bytes at once: model_dump_json() is str
             alerts.append((alert.region_id.encode(), value, []))
             # the router's input: a basin's events stay in order on one partition
             events.append((alert.basin.encode(), value, []))

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import repeat
 from typing import Annotated, Literal
 
 import msgspec
@@ -34,8 +35,10 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 _KIND_CODES = {"water_level": 0, "rainfall": 1}
-# unit → (kind code it fits, factor to canonical units)
-_UNITS = {"cm": (0, 1.0), "m": (0, 100.0), "mm": (1, 1.0)}
+# unit code → the kind code it fits, and the factor to canonical units
+_UNIT_CODES = {"cm": 0, "m": 1, "mm": 2}
+_UNIT_KIND = np.array([0, 0, 1], dtype=np.int8)
+_UNIT_FACTOR = np.array([1.0, 100.0, 1.0])
 
 
 class _FastReading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -89,20 +92,25 @@ class BatchDecoder:
         self._kind_of_station = table.is_rain.astype(np.int8)
 
     def decode(self, values: Sequence[bytes | None], now: datetime | None) -> DecodedBatch:
-        parsed = [_UNDECODED if r is None else r for r in self._fast(values)]
-        index = self.table.index
-        stations = np.array([index.get(r.station_id, -1) for r in parsed], dtype=np.int64)
+        n = len(values)
+        parsed = self._fast(values)
+        if not parsed:
+            return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                                np.zeros(0), np.zeros(0))
+        # to columns with lookups done by map() in C: per reading and field, Python
+        # code cost more than msgspec's decoding itself
+        stations = np.fromiter(map(self.table.index.get, [r.station_id for r in parsed],
+                                   repeat(-1)), np.int64, n)
         texts = [r.observed_at for r in parsed]
         epoch = {text: _epoch_s(text) for text in set(texts)}
-        t = np.array([epoch[text] for text in texts], dtype=np.float64)
-        value = np.array([r.value for r in parsed], dtype=np.float64)
-        kind = np.array([_KIND_CODES[r.kind] for r in parsed], dtype=np.int8)
-        units = [_UNITS[r.unit] for r in parsed]
-        unit_kind = np.array([u[0] for u in units], dtype=np.int8)
-        factor = np.array([u[1] for u in units], dtype=np.float64)
-        given = [r.interval_s for r in parsed]
-        interval = np.array([i or 0 for i in given], dtype=np.float64)
-        has_interval = np.array([i is not None for i in given], dtype=np.bool_)
+        t = np.fromiter(map(epoch.__getitem__, texts), np.float64, n)
+        value = np.fromiter([r.value for r in parsed], np.float64, n)
+        kind = np.fromiter(map(_KIND_CODES.__getitem__, [r.kind for r in parsed]), np.int8, n)
+        unit = np.fromiter(map(_UNIT_CODES.__getitem__, [r.unit for r in parsed]), np.int8, n)
+        unit_kind, factor = _UNIT_KIND[unit], _UNIT_FACTOR[unit]
+        interval = np.array([r.interval_s for r in parsed], dtype=np.float64)  # None → NaN
+        has_interval = ~np.isnan(interval)
+        interval[~has_interval] = 0.0
 
         known = (stations >= 0) & ~np.isnan(t)
         ok = known & (unit_kind == kind) & (has_interval == (kind == 1))
@@ -126,24 +134,22 @@ class BatchDecoder:
                             rejected)
 
     @staticmethod
-    def _fast(values: Sequence[bytes | None]) -> Sequence[_FastReading | None]:
-        """All records in one pass when every one decodes; else one by one."""
+    def _fast(values: Sequence[bytes | None]) -> list[_FastReading]:
+        """All records in one pass when every one decodes; else one by one, with
+        `_UNDECODED` for each record the fast path cannot take."""
         try:
-            if max(map(_len, values), default=0) <= MAX_RECORD_BYTES:
+            if max(map(len, values), default=0) <= MAX_RECORD_BYTES:  # type: ignore[arg-type]
                 return list(map(_ONE.decode, values))  # type: ignore[arg-type]
         except (msgspec.DecodeError, TypeError, RecursionError):
-            pass  # a bad record (or a null value) sends the batch to the careful pass
-        out: list[_FastReading | None] = []
+            pass  # a bad record (or a null value: TypeError) sends the batch one by one
+        out: list[_FastReading] = []
         for v in values:
             try:
-                out.append(None if v is None or len(v) > MAX_RECORD_BYTES else _ONE.decode(v))
+                fits = v is not None and len(v) <= MAX_RECORD_BYTES
+                out.append(_ONE.decode(v) if fits else _UNDECODED)  # type: ignore[arg-type]
             except (msgspec.DecodeError, RecursionError):
-                out.append(None)
+                out.append(_UNDECODED)
         return out
-
-
-def _len(value: bytes | None) -> int:
-    return MAX_RECORD_BYTES + 1 if value is None else len(value)
 
 
 def _epoch_s(text: str) -> float:
