@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import uvicorn
+from aiokafka.admin import NewTopic
 
 from service import kafka
 from service.api import create_app
@@ -68,6 +69,14 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
 
 async def one_hop(settings: Settings, rate: float, seconds: float) -> list[float]:
     topic = settings.topic("bench-raw")
+    # as many partitions as the readings: the embedded broker slows with the batches
+    # each partition holds, so the baseline must spread its batches alike
+    admin = kafka.admin_client(settings)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, settings.readings_partitions, settings.replication_factor)])
+    finally:
+        await admin.close()
     producer = kafka.producer(settings)
     await producer.start()
     await producer.send_and_wait(topic, b"warm-up")

@@ -138,7 +138,9 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
         ready = asyncio.Event()
         listener = asyncio.create_task(tail(settings, settings.alerts_topic, received, ready))
         await ready.wait()
-        producer = kafka.producer(settings)
+        # a gateway producing at this rate lingers as the worker does (the same settings
+        # as the baseline hop): linger_ms=5 at 2,000 msg/s swamps the embedded broker
+        producer = kafka.producer(settings, linger_ms=settings.worker_linger_ms)
         await producer.start()
         t0 = datetime.now(UTC) - timedelta(days=30)
         # warm up until the worker has joined and answers: measure the steady state

@@ -64,6 +64,7 @@ def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | in
     return f"{station_id}-{at}-{kind}-{discriminator}-{digest[:12]}"
 
 
+@lru_cache(maxsize=4096)  # a batch's alerts share a few report times
 def _compact_utc(at: datetime) -> str:
     """`at` as %Y%m%dT%H%M%SZ in UTC; formatted by hand, strftime was a third of an alert."""
     u = at.astimezone(UTC)
@@ -73,7 +74,12 @@ def _compact_utc(at: datetime) -> str:
 
 
 def local_time(epoch_s: float, region: Region) -> datetime:
-    return datetime.fromtimestamp(epoch_s, tz=_zone(region.utc_offset_h))
+    return _local_time(epoch_s, region.utc_offset_h)
+
+
+@lru_cache(maxsize=4096)
+def _local_time(epoch_s: float, utc_offset_h: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, tz=_zone(utc_offset_h))
 
 
 @lru_cache(maxsize=64)
