@@ -74,7 +74,8 @@ async def one_hop(settings: Settings, rate: float, seconds: float) -> list[float
     admin = kafka.admin_client(settings)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(topic, settings.readings_partitions, settings.replication_factor)])
+        await admin.create_topics(
+            [NewTopic(topic, settings.readings_partitions, settings.replication_factor)])
     finally:
         await admin.close()
     producer = kafka.producer(settings)

@@ -5,12 +5,15 @@
 1. Throughput: `--readings` pre-loaded readings of `--stations` synthetic stations
    (every station every 5 min). One DetectorWorker grades them all; measured from
    its first fetch to its last commit. Baseline in the same run: a plain aiokafka
-   consumer reading and discarding the same topic (the broker's raw ceiling).
+   consumer reading and discarding the same topic (the broker's raw ceiling). Each
+   runs in a process of its own, as in production, so each peak RSS is its own.
 2. Latency, on a second, fresh broker: readings produced at `--rate`/s for
    `--seconds`, each a level change, graded by a `siaga worker` process (as in
    production, on the other core);
    p50/p99 from a reading's produce to its alert's arrival on the alerts topic,
-   beside one raw produce→consume hop at the same rate with the same client settings.
+   beside one raw produce→consume hop at the same rate with the same client settings
+   (producer `linger_ms` = `SIAGA_WORKER_LINGER_MS` for the worker, the paced gateway
+   and the hop; consumer `fetch_max_wait_ms` = 10 for all three consumers).
 """
 
 from __future__ import annotations
@@ -195,45 +198,75 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
     return list(first.values()), len(sent)
 
 
+def bench_settings(bootstrap: str, **extra: object) -> Settings:
+    return Settings.model_validate({
+        "kafka_bootstrap": bootstrap, "kafka_idempotence": False,
+        "kafka_session_timeout_ms": 6000, "stale_wall_clock": False,
+        "kafka_fetch_max_wait_ms": 10, **extra})
+
+
+async def child(role: str, bootstrap: str, stations: int, readings: int) -> None:
+    """One measurement in a process of its own, as a worker runs in production: its
+    peak RSS is its own, not the pre-load's. Prints one JSON line."""
+    settings = bench_settings(bootstrap, topic_prefix="bench-t")
+    if role == "ceiling":
+        result: dict[str, float] = {"per_s": await raw_ceiling(settings, readings)}
+    else:
+        rate, alerts = await worker_throughput(settings, synthetic_network(stations), readings)
+        result = {"per_s": rate, "alerts": alerts}
+    result["max_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps(result), flush=True)
+
+
+def run_child(role: str, bootstrap: str, args: argparse.Namespace) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_worker", "--child", role, "--bootstrap", bootstrap,
+         "--stations", str(args.stations), "--readings", str(args.readings)],
+        check=True, capture_output=True, text=True)
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stations", type=int, default=1_000)
     parser.add_argument("--readings", type=int, default=500_000)
     parser.add_argument("--rate", type=float, default=2_000.0)
     parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--child", choices=["ceiling", "worker"], help=argparse.SUPPRESS)
+    parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child:
+        await child(args.child, args.bootstrap, args.stations, args.readings)
+        return
     network = synthetic_network(args.stations)
     with EmbeddedBroker() as broker:
-        base: dict[str, object] = {"kafka_bootstrap": broker.bootstrap, "kafka_idempotence": False,
-                "kafka_session_timeout_ms": 6000, "stale_wall_clock": False,
-                "kafka_fetch_max_wait_ms": 10}
-        settings = Settings.model_validate({**base, "topic_prefix": "bench-t"})
+        settings = bench_settings(broker.bootstrap, topic_prefix="bench-t")
         await kafka.ensure_topics(settings)
         await preload(settings, network, args.readings)
-        ceiling = await raw_ceiling(settings, args.readings)
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        throughput, alerts = await worker_throughput(settings, network, args.readings)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ceiling = run_child("ceiling", broker.bootstrap, args)
+        worker = run_child("worker", broker.bootstrap, args)
 
     # latency on a broker of its own: the half million pre-loaded readings above slow
     # every fetch of the embedded (memory) broker; baseline and worker share this one
     with EmbeddedBroker() as broker:
-        base["kafka_bootstrap"] = broker.bootstrap
         # no dwell and no spike limit: each paced reading is a level change, an alert
-        paced = Settings.model_validate({**base, "topic_prefix": "bench-l", "min_dwell_s": 0,
-                                         "max_rate_cm_per_h": 1e6})
+        paced = bench_settings(broker.bootstrap, topic_prefix="bench-l", min_dwell_s=0,
+                               max_rate_cm_per_h=1e6)
         await kafka.ensure_topics(paced)
         # the same client settings as the worker's producer and consumer
         hop = await one_hop(paced.model_copy(update={"kafka_linger_ms": paced.worker_linger_ms}),
                             args.rate, args.seconds)
         e2e, sent = await paced_latency(paced, network, args.rate, args.seconds)
 
+    throughput = worker["per_s"]
     print(f"worker on the embedded broker: {args.stations:,} stations, "
-          f"{args.readings:,} pre-loaded readings")
-    print(f"  raw consume ceiling (read and discard): {ceiling:>10,.0f} readings/s")
+          f"{args.readings:,} pre-loaded readings, each measured in a process of its own")
+    print(f"  raw consume ceiling (read and discard): {ceiling['per_s']:>10,.0f} readings/s")
     print(f"  worker, first fetch to last commit:     {throughput:>10,.0f} readings/s "
-          f"({throughput / ceiling:.0%} of the ceiling), {alerts:,} alerts")
-    print(f"  peak RSS: {rss / 1024:,.0f} MiB (before the worker: {rss_before / 1024:,.0f} MiB)")
+          f"({throughput / ceiling['per_s']:.0%} of the ceiling), {worker['alerts']:,.0f} alerts")
+    print(f"  peak RSS: worker {worker['max_rss_kib'] / 1024:,.0f} MiB, "
+          f"raw consumer {ceiling['max_rss_kib'] / 1024:,.0f} MiB")
     print(f"paced {args.rate:,.0f} readings/s for {args.seconds:.0f} s, linger_ms="
           f"{paced.worker_linger_ms}, fetch_max_wait_ms={paced.kafka_fetch_max_wait_ms}")
     print(f"  raw one hop        p50 {pct(hop, .5):7.1f} ms  p99 {pct(hop, .99):7.1f} ms")
