@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import secrets
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -25,11 +26,15 @@ from aiokafka.admin import NewTopic
 
 from service import kafka
 from service.api import create_app
+from service.auth import config_line
 from service.broker import EmbeddedBroker, free_port
 from service.network_file import load_network
 from service.runner import _EmbeddedServer
 from service.settings import Settings
 from service.worker import DetectorWorker
+
+# a throwaway gateway token for the benchmark's own API instance
+BENCH_TOKEN = "siaga_bench-gateway-" + secrets.token_hex(16)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -116,10 +121,26 @@ async def reading_to_alert(settings: Settings, rate: float, seconds: float
         ready = asyncio.Event()
         task = asyncio.create_task(tail(settings, settings.alerts_topic, received, ready))
         await ready.wait()
-        producer = kafka.producer(settings)
+        producer = kafka.producer(settings, linger_ms=settings.worker_linger_ms)
         await producer.start()
         sent: dict[tuple[str, str], float] = {}
         t0 = datetime.now(UTC) - timedelta(days=400)
+        # warm up until the worker answers (it restores its state after joining):
+        # measure the steady state, as bench_worker does
+        warm = gauges[0]
+        if warm.bounds is not None:
+            for k, level_cm in enumerate((warm.bounds.siaga1_cm + 10,
+                                          warm.bounds.siaga3_cm - 30)):
+                body = {"station_id": warm.id, "kind": "water_level", "unit": "cm",
+                        "observed_at": (t0 - timedelta(hours=2 - k)).isoformat(),
+                        "value": max(level_cm, warm.valid_range.min)}
+                await producer.send_and_wait(settings.readings_topic, json.dumps(body).encode(),
+                                             key=warm.id.encode())
+            for _ in range(600):
+                if len(received) >= 2:
+                    break
+                await asyncio.sleep(0.05)
+        received.clear()
 
         async def send(i: int) -> None:
             station = gauges[i % len(gauges)]
@@ -167,7 +188,8 @@ async def http_ingest(settings: Settings, n: int) -> tuple[list[float], list[flo
     raw: list[float] = []
     posted: list[float] = []
     t0 = datetime.now(UTC) - timedelta(days=1)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}",
+                                 headers={"Authorization": f"Bearer {BENCH_TOKEN}"}) as client:
         for _ in range(300):
             if (await client.get("/readyz")).status_code == 200:
                 break
@@ -198,14 +220,22 @@ async def main() -> None:
     with EmbeddedBroker() as broker:
         settings = Settings(kafka_bootstrap=broker.bootstrap, kafka_idempotence=False,
                             kafka_session_timeout_ms=6000, topic_prefix="bench",
-                            min_dwell_s=0, max_rate_cm_per_h=10_000, stale_wall_clock=False)
+                            min_dwell_s=0, max_rate_cm_per_h=10_000, stale_wall_clock=False,
+                            tokens=config_line("bench-gw", "gateway", BENCH_TOKEN,
+                                               stations=["*"]),
+                            # one gateway posting as fast as it is answered
+                            rate_limit_per_s=10_000.0, rate_limit_burst=10_000)
         await kafka.ensure_topics(settings)
-        hop = await one_hop(settings, args.rate, args.seconds)
+        # the worker's client settings for every producer on the reading → alert path
+        # and for the baseline hop (as bench_worker); HTTP ingest keeps its own 5 ms
+        hop = await one_hop(settings.model_copy(update={"kafka_linger_ms":
+                                                        settings.worker_linger_ms}),
+                            args.rate, args.seconds)
         e2e, sent = await reading_to_alert(settings, args.rate, args.seconds)
         posted, raw = await http_ingest(settings, args.posts)
     print(f"embedded broker, {args.rate:.0f} msg/s for {args.seconds:.0f} s, "
-          f"linger_ms={settings.kafka_linger_ms}, fetch_max_wait_ms="
-          f"{settings.kafka_fetch_max_wait_ms}")
+          f"linger_ms={settings.worker_linger_ms} (HTTP ingest {settings.kafka_linger_ms}), "
+          f"fetch_max_wait_ms={settings.kafka_fetch_max_wait_ms}")
     print(f"  raw one hop            p50 {pct(hop, .5):7.1f} ms  p99 {pct(hop, .99):7.1f} ms"
           f"  (n={len(hop)})")
     print(f"  reading -> alert       p50 {pct(e2e, .5):7.1f} ms  p99 {pct(e2e, .99):7.1f} ms"
