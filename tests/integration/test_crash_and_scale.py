@@ -296,3 +296,38 @@ async def test_duplicates_and_late_readings_across_batches_change_nothing(
     ids, levels = await outcome(settings)
     assert ids == expected_ids
     assert levels == expected_levels
+
+
+async def test_a_backlog_is_taken_a_share_of_every_partition_per_batch(
+        broker: EmbeddedBroker, network: Network) -> None:
+    # a batch drawn from one partition at a time would hold its third of the gauges
+    # many times over, and the engine would go through it in many narrow rounds
+    readings = flood(network)
+    settings = make_settings(broker.bootstrap, worker_batch_max=600)
+    await kafka.ensure_topics(settings)
+    await produce(settings, readings)
+    shares: list[dict[int, int]] = []
+    async with DetectorWorker(settings, network) as worker:
+        process = worker.pipeline.process
+
+        def counted(records: Any, now: datetime | None) -> Any:
+            share: dict[int, int] = {}
+            for r in records:
+                share[r.partition] = share.get(r.partition, 0) + 1
+            shares.append(share)
+            return process(records, now)
+
+        worker.pipeline.process = counted  # type: ignore[method-assign]
+        await worker.run(burst=True)
+    assert worker.stats.readings == len(readings)
+    assert sum(sum(s.values()) for s in shares) == len(readings)
+    assert all(count <= 200 for s in shares for count in s.values())
+    # while every partition still has a backlog, every batch takes its share of each
+    totals: dict[int, int] = {}
+    for s in shares:
+        for partition, count in s.items():
+            totals[partition] = totals.get(partition, 0) + count
+    assert len(totals) == settings.readings_partitions
+    backlog_batches = min(totals.values()) // 200 - 1
+    assert backlog_batches >= 3
+    assert all(s == {p: 200 for p in totals} for s in shares[:backlog_batches])
