@@ -258,7 +258,8 @@ class DetectorWorker:
         share = max(1, self.settings.worker_batch_max // max(1, len(assigned)))
         batch: dict[TopicPartition, list[Any]] = dict(
             await consumer.getmany(timeout_ms=200, max_records=share))
-        if batch:
+        # fewer than a share: that was everything fetched so far (live traffic)
+        if sum(map(len, batch.values())) >= share:
             for tp in assigned:
                 if tp not in batch:
                     batch.update(await consumer.getmany(tp, timeout_ms=0, max_records=share))
