@@ -13,17 +13,6 @@ import numpy.typing as npt
 F64 = npt.NDArray[np.float64]
 
 
-def push(ring_t: F64, ring_v: npt.NDArray[np.float32], pos: npt.NDArray[np.int16],
-         t: F64, values: F64) -> tuple[F64, npt.NDArray[np.float32], npt.NDArray[np.int16]]:
-    """Write one sample per row at its ring position; returns the updated copies."""
-    rows = np.arange(len(t))
-    ring_t = ring_t.copy()
-    ring_v = ring_v.copy()
-    ring_t[rows, pos] = t
-    ring_v[rows, pos] = values
-    return ring_t, ring_v, ((pos + 1) % ring_t.shape[1]).astype(np.int16)
-
-
 def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s: float
                 ) -> tuple[F64, npt.NDArray[np.int64]]:
     """Least-squares slope (cm/s) of the samples within `window_s` before `now`, per row.
