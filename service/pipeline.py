@@ -25,18 +25,17 @@ from operator import attrgetter
 from typing import Any, Protocol
 
 import numpy as np
-from aiokafka.partitioner import murmur2
 
 from detectors import BatchVerdict, DetectorEngine, DetectorSettings, StationTable
 from schemas import Alert, Network, Reading
+from service import kafka
 from service.auth import TokenRegistry
 from service.routing import Router, RouterSettings
 from service.stages.alert import alerts_for_events
 from service.stages.decode import BatchDecoder
 from service.stages.detect import Suspect, detect
-from service.stages.scope import out_of_scope
+from service.stages.scope import Headers, out_of_scope
 
-Headers = Sequence[tuple[str, bytes]]
 _VALUE, _HEADERS = attrgetter("value"), attrgetter("headers")
 
 
@@ -113,11 +112,11 @@ class Pipeline:
         alerts are issued at their evidence's event time and no reading is "in the future"."""
         result = BatchResult()
         decoded = self.decoder.decode(list(map(_VALUE, records)), now)
-        refused = decoded.rejected
         if self.registry is not None:
             decoded = out_of_scope(decoded, list(map(_HEADERS, records)), self.table.ids,
                                    self.registry)
-        result.dead_letters = [DeadLetter(records[i], reason) for i, reason in sorted(refused)]
+        result.dead_letters = [DeadLetter(records[i], reason)
+                               for i, reason in sorted(decoded.rejected)]
         result.accepted = len(decoded)
         if len(decoded):
             # staleness by event time is judged inside, per group (Kafka partition)
@@ -146,7 +145,8 @@ class Pipeline:
     def station_partitions(self, partitions: int) -> None:
         """Group stations by the Kafka partition their key hashes to (murmur2, as every
         Kafka client's default partitioner does), for staleness by event time."""
-        groups = np.array([(murmur2(s.encode()) & 0x7FFFFFFF) % partitions
+        every = range(partitions)
+        groups = np.array([kafka.partition_for_key(s.encode(), every, every)
                            for s in self.table.ids], dtype=np.int64)
         self.engine.set_groups(groups)
 

@@ -155,8 +155,10 @@ class BatchDecoder:
 def _epoch_s(text: str) -> float:
     """NaN for a time the fast path does not take (the reference path judges it)."""
     dot = text.find(".")
-    if dot >= 0 and len(text) - len(text[dot + 1:].lstrip("0123456789")) - dot - 1 > 6:
-        return float("nan")  # msgspec rounds beyond microseconds where pydantic truncates
+    if dot >= 0:
+        fraction = text[dot + 1:]
+        if len(fraction) - len(fraction.lstrip("0123456789")) > 6:
+            return float("nan")  # msgspec rounds beyond microseconds where pydantic truncates
     try:
         return _AWARE.decode(msgspec.json.encode(text)).timestamp()
     except (msgspec.DecodeError, ValueError, OverflowError):

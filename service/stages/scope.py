@@ -50,8 +50,9 @@ def scope_violation(headers: Headers, station_id: str, registry: TokenRegistry) 
 
 def out_of_scope(batch: DecodedBatch, headers: Sequence[Headers], station_ids: Sequence[str],
                  registry: TokenRegistry) -> DecodedBatch:
-    """A filter: the rows whose record may report their station. The others join
-    `batch.rejected`, each with its reason. `headers[i]` belongs to the batch's record i."""
+    """A filter: the rows whose record may report their station. The batch returned
+    carries the decode stage's rejections and, after them, the others, each with its
+    reason. `headers[i]` belongs to the batch's record i."""
     if not any(headers):
         return batch  # a direct Kafka writer names no gateway
     keep = np.ones(len(batch), dtype=np.bool_)
