@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka import ConsumerRecord
 from aiokafka.partitioner import DefaultPartitioner
 
 from service import kafka
@@ -38,24 +39,13 @@ async def test_every_record_lands_once_in_order_where_its_key_belongs(
         await producer.stop()
 
     seen: dict[int, list[tuple[bytes | None, bytes, list[tuple[str, bytes]]]]] = {}
-    client = kafka.consumer(settings, group_id=None)
-    await client.start()
-    try:
-        tps = await kafka.partitions_of(client, topic)
-        client.assign(tps)
-        await client.seek_to_beginning(*tps)
-        total = 0
-        async with asyncio.timeout(30):
-            while total < count:
-                batch = await client.getmany(timeout_ms=500)
-                for tp, got in batch.items():
-                    for r in got:
-                        seen.setdefault(tp.partition, []).append(
-                            (r.key, r.value, [(k, bytes(v)) for k, v in r.headers]))
-                        total += 1
-        assert total == count
-    finally:
-        await client.stop()
+
+    def keep(r: ConsumerRecord[bytes, bytes]) -> None:
+        seen.setdefault(r.partition, []).append(
+            (r.key, r.value, [(k, bytes(v)) for k, v in r.headers]))
+
+    await kafka.read_to_end(settings, topic, keep, timeout_s=30)
+    assert sum(map(len, seen.values())) == count
 
     partitions = list(range(settings.alerts_partitions))
     for key, value, headers in records:
