@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import os
 import resource
@@ -38,6 +37,7 @@ from detectors import DetectorSettings, StationTable
 from schemas import Network
 from service import kafka
 from service.broker import EmbeddedBroker
+from service.runner import settle_collector
 from service.settings import Settings
 from service.worker import DetectorWorker
 
@@ -91,9 +91,7 @@ async def worker_throughput(settings: Settings, network: Network, n: int
                             ) -> tuple[float, int]:
     worker = DetectorWorker(settings, network)
     await worker.start()
-    # as `siaga worker` does after start: the long-lived objects leave the collector's view
-    gc.collect()
-    gc.freeze()
+    settle_collector()  # as `siaga worker` does once started
     try:
         # timing from the first fetch that brings records, as for the ceiling
         consumer = worker._consumer
