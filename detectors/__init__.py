@@ -13,7 +13,7 @@ same order always give the same events, so replaying history is a test.
 The engine works on whole batches of stations at once with numpy.
 """
 
-from detectors.alerts import alert_id, build_alert, local_time
+from detectors.alerts import alert_fields, alert_id, build_alert, local_time
 from detectors.config import DetectorSettings, StationTable
 from detectors.engine import BatchVerdict, DetectorEngine
 from detectors.events import FAULTS, QUALITY, DetectorEvent
@@ -30,6 +30,7 @@ __all__ = [
     "DetectorEvent",
     "DetectorSettings",
     "StationTable",
+    "alert_fields",
     "alert_id",
     "build_alert",
     "expected_interval_s",

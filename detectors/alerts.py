@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
+from typing import Any
 
 from detectors.events import DetectorEvent
-from schemas import LEVEL_NAMES, Alert, Certainty, LocalizedText, Region, Station
+from schemas import LEVEL_NAMES, Alert, LocalizedText, Region, Station
 
 INSTRUCTIONS: dict[int, LocalizedText] = {
     4: LocalizedText(
@@ -90,45 +91,66 @@ def _zone(utc_offset_h: float) -> timezone:
 def build_alert(event: DetectorEvent, station: Station, region: Region,
                 issued_at: datetime) -> Alert:
     """The alert for `region` about `event` at `station`."""
+    return Alert(**alert_fields(event, station, region, issued_at))
+
+
+def alert_fields(event: DetectorEvent, station: Station, region: Region,
+                 issued_at: datetime) -> dict[str, Any]:
+    """`build_alert`'s alert as plain values, every field of the contract in its order.
+
+    JSON-ready (texts are objects, times aware datetimes): the worker encodes it
+    straight to bytes, as `Alert` would serialise it, without building the model
+    (which cost as much as the rest of an alert).
+    """
     at = local_time(event.t, region)
     references = []
     if event.ref_discriminator is not None and event.ref_t is not None:
         references = [alert_id(station.id, region.id, event.kind, event.ref_discriminator,
                                local_time(event.ref_t, region))]
     headline, instruction, note = _texts(event, station, region)
-    unit = "mm" if event.kind == "rainfall" else "cm"
-    certainty: Certainty = "likely" if event.kind == "rising" else "observed"
-    return Alert(
-        id=alert_id(station.id, region.id, event.kind, event.discriminator, at),
-        msg_type=event.msg_type,
-        references=references,
-        station_id=station.id,
-        station_name=station.name,
-        basin=station.basin,
-        river=station.river,
-        region_id=region.id,
-        level=event.level,
-        level_name=LEVEL_NAMES[event.level],
-        previous_level=event.previous_level,
-        kind=event.kind,
-        observed_at=at,
-        issued_at=issued_at,
-        value=event.value,
-        unit=unit if event.value is not None else None,
-        certainty=certainty,
-        eta_to=local_time(event.eta_t, region) if event.eta_t is not None else None,
-        headline=headline,
-        instruction=instruction,
-        note=note,
-        rate_cm_per_h=event.rate_cm_per_h,
-        rain_window_h=event.rain_window_h,
-        rain_category=event.rain_category,
-        fault=event.fault,
-    )
+    return {
+        "id": alert_id(station.id, region.id, event.kind, event.discriminator, at),
+        "msg_type": event.msg_type,
+        "references": references,
+        "station_id": station.id,
+        "station_name": station.name,
+        "basin": station.basin,
+        "river": station.river,
+        "region_id": region.id,
+        "level": event.level,
+        "level_name": LEVEL_NAMES[event.level],
+        "previous_level": event.previous_level,
+        "kind": event.kind,
+        "observed_at": at,
+        "issued_at": issued_at,
+        "value": event.value,
+        "unit": None if event.value is None else "mm" if event.kind == "rainfall" else "cm",
+        "certainty": "likely" if event.kind == "rising" else "observed",
+        "eta_from": None,
+        "eta_to": local_time(event.eta_t, region) if event.eta_t is not None else None,
+        "headline": headline,
+        "instruction": instruction,
+        "note": note,
+        "rate_cm_per_h": event.rate_cm_per_h,
+        "rain_window_h": event.rain_window_h,
+        "rain_category": event.rain_category,
+        "fault": event.fault,
+        "upstream_station_id": None,
+        "upstream_station_name": None,
+        "expected_level": None,
+        "reminder": 0,
+    }
+
+
+Text = dict[str, str]  # a LocalizedText's fields: {"id": ..., "en": ...}
+_INSTRUCTION_FIELDS: dict[int, Text] = {k: v.model_dump() for k, v in INSTRUCTIONS.items()}
+_SENSOR_INSTRUCTION_FIELDS: Text = _SENSOR_INSTRUCTION.model_dump()
+_READINGS_RELIABLE: Text = {"id": "Pembacaan kembali dapat diandalkan.",
+                            "en": "Readings can be relied on again."}
 
 
 def _texts(event: DetectorEvent, station: Station, region: Region
-           ) -> tuple[LocalizedText, LocalizedText, LocalizedText | None]:
+           ) -> tuple[Text, Text, Text | None]:
     name = station.name
     unit = "mm" if event.kind == "rainfall" else "cm"
     value = "" if event.value is None else f"{event.value:g} {unit}"
@@ -137,56 +159,54 @@ def _texts(event: DetectorEvent, station: Station, region: Region
         headline = _level_headline(event, name, value)
         if event.late_confirmed_t is not None:
             hhmm = local_time(event.late_confirmed_t, region).strftime("%H:%M")
-            note = LocalizedText(
-                id=f"Dinaikkan terlambat satu pembacaan: lonjakan ini dipastikan oleh "
-                   f"pembacaan pukul {hhmm}.",
-                en=f"Raised one reading late: this jump was confirmed by the {hhmm} reading.")
-        return headline, INSTRUCTIONS[event.level], note
+            note = {
+                "id": f"Dinaikkan terlambat satu pembacaan: lonjakan ini dipastikan oleh "
+                      f"pembacaan pukul {hhmm}.",
+                "en": f"Raised one reading late: this jump was confirmed by the {hhmm} reading."}
+        return headline, _INSTRUCTION_FIELDS[event.level], note
     if event.kind == "rising":
         if event.msg_type == "cancel":
-            return (LocalizedText(id=f"Kenaikan di {name} melambat: {value}",
-                                  en=f"Rise at {name} has slowed: {value}"),
-                    INSTRUCTIONS[event.previous_level or 4], None)
+            return ({"id": f"Kenaikan di {name} melambat: {value}",
+                     "en": f"Rise at {name} has slowed: {value}"},
+                    _INSTRUCTION_FIELDS[event.previous_level or 4], None)
         minutes = 0 if event.eta_t is None else max(0, round((event.eta_t - event.t) / 60))
         rate = f"{event.rate_cm_per_h or 0:.0f} cm/jam"
-        return (LocalizedText(
-            id=f"{name} naik {rate}: Siaga {event.level} ({LEVEL_NAMES[event.level]}) "
-               f"dalam ±{minutes} menit ({value})",
-            en=f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
-               f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"),
-            INSTRUCTIONS[event.level], None)
+        return ({
+            "id": f"{name} naik {rate}: Siaga {event.level} ({LEVEL_NAMES[event.level]}) "
+                  f"dalam ±{minutes} menit ({value})",
+            "en": f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
+                  f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"},
+            _INSTRUCTION_FIELDS[event.level], None)
     if event.kind == "rainfall":
         window = f"{event.rain_window_h:g}"
         if event.msg_type == "cancel":
-            return (LocalizedText(id=f"Hujan di {name} mereda ({value} dalam {window} jam)",
-                                  en=f"Rain at {name} has eased ({value} in {window} h)"),
-                    INSTRUCTIONS[4], None)
+            return ({"id": f"Hujan di {name} mereda ({value} dalam {window} jam)",
+                     "en": f"Rain at {name} has eased ({value} in {window} h)"},
+                    _INSTRUCTION_FIELDS[4], None)
         ind, eng = _RAIN_TEXT.get(event.rain_category or "", ("hujan", "rain"))
-        return (LocalizedText(id=f"{ind.capitalize()} di {name}: {value} dalam {window} jam",
-                              en=f"{eng.capitalize()} at {name}: {value} in {window} h"),
-                INSTRUCTIONS[event.level], None)
+        return ({"id": f"{ind.capitalize()} di {name}: {value} dalam {window} jam",
+                 "en": f"{eng.capitalize()} at {name}: {value} in {window} h"},
+                _INSTRUCTION_FIELDS[event.level], None)
     ind, eng = _FAULT_TEXT.get(event.fault or "", ("gangguan", "a fault"))
     if event.msg_type == "cancel":
         why_id = " (pembacaan tadi hanya gangguan sesaat)" if event.glitch else ""
         why_en = " (the suspect reading was a glitch)" if event.glitch else ""
-        return (LocalizedText(id=f"Pos {name} kembali normal{why_id}: {value}",
-                              en=f"Gauge {name} reads normally again{why_en}: {value}"),
-                LocalizedText(id="Pembacaan kembali dapat diandalkan.",
-                              en="Readings can be relied on again."), None)
-    return (LocalizedText(id=f"Gangguan sensor di {name}: {ind}",
-                          en=f"Sensor fault at {name}: {eng}"),
-            _SENSOR_INSTRUCTION, None)
+        return ({"id": f"Pos {name} kembali normal{why_id}: {value}",
+                 "en": f"Gauge {name} reads normally again{why_en}: {value}"},
+                _READINGS_RELIABLE, None)
+    return ({"id": f"Gangguan sensor di {name}: {ind}", "en": f"Sensor fault at {name}: {eng}"},
+            _SENSOR_INSTRUCTION_FIELDS, None)
 
 
-def _level_headline(event: DetectorEvent, name: str, value: str) -> LocalizedText:
+def _level_headline(event: DetectorEvent, name: str, value: str) -> Text:
     if event.level == 4:
-        return LocalizedText(id=f"{name} kembali Normal (Siaga 4): {value}",
-                             en=f"{name} back to Normal (level 4): {value}")
+        return {"id": f"{name} kembali Normal (Siaga 4): {value}",
+                "en": f"{name} back to Normal (level 4): {value}"}
     previous = event.previous_level or 4
     up = event.level < previous
     level_name = LEVEL_NAMES[event.level]
-    return LocalizedText(
-        id=f"Siaga {event.level} ({level_name}) di {name}: {value}, "
-           f"{'naik' if up else 'turun'} dari Siaga {previous}",
-        en=f"Level {event.level} ({level_name}) at {name}: {value}, "
-           f"{'up' if up else 'down'} from level {previous}")
+    return {
+        "id": f"Siaga {event.level} ({level_name}) di {name}: {value}, "
+              f"{'naik' if up else 'turun'} dari Siaga {previous}",
+        "en": f"Level {event.level} ({level_name}) at {name}: {value}, "
+              f"{'up' if up else 'down'} from level {previous}"}

@@ -31,7 +31,7 @@ from schemas import Alert, Network, Reading
 from service import kafka
 from service.auth import TokenRegistry
 from service.routing import Router, RouterSettings
-from service.stages.alert import alerts_for_events
+from service.stages.alert import IssuedAlert, alerts_for_events
 from service.stages.decode import BatchDecoder
 from service.stages.detect import Suspect, detect
 from service.stages.scope import Headers, out_of_scope
@@ -89,7 +89,7 @@ class BatchResult:
     accepted: int = 0  # readings graded (suspect ones included)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     suspect: list[Suspect] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
+    alerts: list[IssuedAlert] = field(default_factory=list)
     verdicts: list[BatchVerdict] = field(default_factory=list)
 
 
@@ -207,9 +207,10 @@ def run_pipeline(
     for start in range(0, len(records), batch_size):
         result = pipeline.process(records[start : start + batch_size], now=now)
         pipeline.adopt(result)
-        alerts.extend(result.alerts)
+        issued = [a.model() for a in result.alerts]
+        alerts.extend(issued)
         if routing is not None:
-            alerts.extend(routing.process(result.alerts, now))
+            alerts.extend(routing.process(issued, now))
     if routing is not None:
         alerts.extend(routing.flush(now))
     return alerts

@@ -43,7 +43,7 @@ from aiokafka.structs import OffsetAndMetadata
 
 from detectors import export_station, import_station
 from detectors.state import new_state
-from schemas import Alert, Network
+from schemas import Network
 from service import checkpoint, kafka
 from service.auth import TokenRegistry
 from service.dead_letters import dead_letter_record
@@ -52,8 +52,6 @@ from service.restore import levels_from_alerts
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
-
-ALERT_JSON = Alert.__pydantic_serializer__
 
 MAX_BACKOFF_S = 30.0
 # outputs awaiting acks before the worker stops to checkpoint: bounds memory when the
@@ -440,12 +438,11 @@ class DetectorWorker:
         alerts: list[kafka.OutRecord] = []
         events: list[kafka.OutRecord] = []
         for alert in result.alerts:
-            value = ALERT_JSON.to_json(alert)  # bytes at once: model_dump_json() is str
-            alerts.append((alert.region_id.encode(), value, []))
+            alerts.append((alert.region_id.encode(), alert.json, []))
             # the router's input: a basin's events stay in order on one partition
-            events.append((alert.basin.encode(), value, []))
-            log.debug("alert %s %s level %s for %s", alert.id, alert.msg_type, alert.level,
-                      alert.region_id)
+            events.append((alert.basin.encode(), alert.json, []))
+        if alerts and log.isEnabledFor(logging.DEBUG):
+            log.debug("%d alerts: %s", len(alerts), ", ".join(a.id for a in result.alerts))
         return [
             *await kafka.send_batched(producer, self.settings.dlq_topic, dead_letters),
             *await kafka.send_batched(producer, self.settings.alerts_topic, alerts),

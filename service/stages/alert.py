@@ -1,20 +1,47 @@
 """Alert stage: detector events → alerts for the regions that receive them.
 
-For now every gauge alerts its own region; propagation to the regions
-downstream (`predicted`) is a later stage of its own.
+In: a batch's detector events, the network, the wall clock (`None` in a
+replay). Out: each alert as it goes to Kafka, the Alert contract already
+encoded as JSON, with the keys it is produced under. Every gauge alerts its
+own region here; propagation to the regions downstream (`predicted`) is the
+router's (`service.routing`). Deliberately not here: producing, or parsing
+the alerts back (`IssuedAlert.model()` does that for tests and tools).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
-from detectors import DetectorEvent, StationTable, build_alert, local_time
+import msgspec
+
+from detectors import DetectorEvent, StationTable, alert_fields, local_time
 from schemas import Alert, Network
+
+# the fields come from `alert_fields`, in the contract's order: encoding them is a
+# fifth of validating an `Alert` and serialising it (a property test holds the two
+# to the same alert)
+_ENCODE = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedAlert:
+    """One alert as the worker produces it: the Alert contract as JSON bytes, and the
+    region and basin it is keyed by on `siaga.alerts` and `siaga.station-events`."""
+
+    id: str
+    region_id: str
+    basin: str
+    json: bytes
+
+    def model(self) -> Alert:
+        """The alert as a validated `Alert` (for tests and tools; the worker never needs it)."""
+        return Alert.model_validate_json(self.json)
 
 
 def alerts_for_events(events: Iterable[DetectorEvent], network: Network, table: StationTable,
-                      issued_at: datetime | None) -> list[Alert]:
+                      issued_at: datetime | None) -> list[IssuedAlert]:
     """`issued_at=None` (replaying history): each alert is issued at its evidence's time."""
     stations = network.stations_by_id
     regions = network.regions_by_id
@@ -23,5 +50,6 @@ def alerts_for_events(events: Iterable[DetectorEvent], network: Network, table: 
         station = stations[table.ids[event.station]]
         region = regions[station.region_id]
         at = issued_at if issued_at is not None else local_time(event.t, region)
-        alerts.append(build_alert(event, station, region, at))
+        fields = alert_fields(event, station, region, at)
+        alerts.append(IssuedAlert(fields["id"], region.id, station.basin, _ENCODE(fields)))
     return alerts

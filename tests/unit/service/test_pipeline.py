@@ -74,10 +74,11 @@ def test_karet_faults_are_kept_reported_and_never_graded(network: Network) -> No
     pipeline = build_pipeline(network)
     records = [InputRecord(value=json.dumps(r).encode()) for r in readings]
     result = pipeline.process(records, now=None)
-    observed = [a for a in result.alerts if a.kind == "observed"]
+    alerts = [a.model() for a in result.alerts]
+    observed = [a for a in alerts if a.kind == "observed"]
     assert [(a.level, a.value) for a in observed] == [(3, 460)]
     assert [s.reason for s in result.suspect] == ["out_of_range", "sentinel"]
-    sensor = [(a.msg_type, a.fault) for a in result.alerts if a.kind == "sensor"]
+    sensor = [(a.msg_type, a.fault) for a in alerts if a.kind == "sensor"]
     assert sensor == [("alert", "out_of_range"), ("update", "sentinel"),
                       ("cancel", "sentinel")]
     assert result.accepted == 4 and not result.dead_letters
