@@ -114,6 +114,7 @@ async def send_batched(producer: AIOKafkaProducer, topic: str, records: Sequence
                 batch = producer.create_batch()
                 batch.append(key=key, value=value, timestamp=None, headers=headers)  # first fits
         futures.append(await _submit(producer, batch, topic, p))
+        await asyncio.sleep(0)  # a partition at a time: a big write must not stall the loop
     return futures
 
 

