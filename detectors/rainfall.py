@@ -99,7 +99,7 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     newest_f = np.floor((end - 1e-6) / bucket_s)
     newest = newest_f.astype(np.int64)
     # adding +0.0 turns a stored −0.0 into +0.0 and may quieten a NaN: leave those alone
-    if not plain or (amounts.view(np.uint32) > _POSITIVE_INF_BITS).any():
+    if not plain or amounts.view(np.uint32).max() > _POSITIVE_INF_BITS:
         return _spread_all(ids_stored, amounts, start, end, rate, newest, bucket_s)
     # one bucket of margin: start / bucket_s can round up across a bucket boundary
     reach = float((newest_f - np.floor(start / bucket_s)).max()) + 2.0
@@ -109,27 +109,32 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     # Every slot is relabelled to the bucket it holds now, as if all were written; only
     # the newest `columns` buckets receive rain. The others would get rate × 0.0 added,
     # which leaves their amounts as they are.
+    # (bucket numbers fit int32 here, so the labels are built as int32 from the start)
     remainder = newest % slots
-    labels = (newest - remainder)[:, np.newaxis] + _slot_offsets(slots)[remainder]
+    labels = _slot_offsets(slots)[remainder]
+    labels += (newest - remainder).astype(np.int32)[:, np.newaxis]
     new_amounts = np.where(ids_stored == labels, amounts, np.float32(0.0))
     wanted = newest[:, np.newaxis] - _ARANGE[:columns]
     b_start = wanted * bucket_s
-    overlap = np.maximum(
-        np.minimum(end[:, np.newaxis], b_start + bucket_s)
-        - np.maximum(start[:, np.newaxis], b_start), 0.0)
-    rows = np.arange(len(end))[:, np.newaxis]
-    slot = wanted % slots
-    new_amounts[rows, slot] = (new_amounts[rows, slot] + rate[:, np.newaxis] * overlap
-                               ).astype(np.float32)
-    return labels.astype(np.int32), new_amounts, newest
+    added = np.minimum(end[:, np.newaxis], b_start + bucket_s)
+    added -= np.maximum(start[:, np.newaxis], b_start)
+    np.maximum(added, 0.0, out=added)
+    added *= rate[:, np.newaxis]
+    # flat indexes into the rows: cheaper than indexing by (rows, slots) pairs
+    flat = wanted % slots
+    flat += np.arange(0, len(end) * slots, slots)[:, np.newaxis]
+    ring = new_amounts.reshape(-1)
+    added += ring[flat]
+    ring[flat] = added
+    return labels, new_amounts, newest
 
 
 @functools.cache
-def _slot_offsets(slots: int) -> npt.NDArray[np.int64]:
+def _slot_offsets(slots: int) -> npt.NDArray[np.int32]:
     """Row r: for each slot j, its bucket minus (newest − r) when newest % slots == r."""
     j = np.arange(slots)
     wrapped = j[np.newaxis, :] > j[:, np.newaxis]
-    offsets: npt.NDArray[np.int64] = j[np.newaxis, :] - slots * wrapped
+    offsets: npt.NDArray[np.int32] = (j[np.newaxis, :] - slots * wrapped).astype(np.int32)
     return offsets
 
 
