@@ -17,6 +17,7 @@ No I/O and no clock: `check_stale(reference_t)` takes the time to judge by.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +29,8 @@ from detectors.events import (
     FAULT_CODES,
     QUALITY_CODES,
     DetectorEvent,
-    level_event,
-    sensor_event,
+    level_events,
+    sensor_events,
 )
 from detectors.quality import basic_faults, flatline_step, is_spike, resolve_pending_spike
 from detectors.rounds import batch_rounds
@@ -100,7 +101,7 @@ class DetectorEngine:
                 self._rain(f, rows, stations, t, values, interval_s, verdict)
             else:
                 self._levels(f, rows, stations, t, values, verdict)
-        self._stale_by_group(f, self.groups[stations], t, verdict)
+        self._stale_by_group(f, stations, t, verdict)
         verdict.events.sort(key=_event_order)
         return verdict
 
@@ -128,37 +129,57 @@ class DetectorEngine:
                     among: npt.NDArray[np.bool_] | None = None) -> BatchVerdict:
         """Gauges (of `among`, default all) silent past their deadline at `reference_t`."""
         verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8))
-        candidates = np.arange(len(self.table)) if among is None else np.flatnonzero(among)
-        self._declare_stale(self._fields(), candidates, np.full(len(candidates), reference_t),
-                            verdict)
+        if among is None:
+            self._declare_stale(self._fields(), None, np.full(len(self.table), reference_t),
+                                verdict)
+        else:
+            candidates = np.flatnonzero(among)
+            self._declare_stale(self._fields(), candidates,
+                                np.full(len(candidates), reference_t), verdict)
         verdict.events.sort(key=_event_order)
         return verdict
 
-    def _stale_by_group(self, f: FieldViews, batch_groups: I64, batch_t: F64,
+    def _stale_by_group(self, f: FieldViews, stations: I64, batch_t: F64,
                         verdict: BatchVerdict) -> None:
         """After a batch: judge the stations of its groups by the batch's newest time in
         each group — the stream's own times, so a replay judges exactly as it went live."""
-        newest = np.full(int(self.groups.max()) + 1, np.nan)
-        np.fmax.at(newest, batch_groups, batch_t)
-        candidates = np.flatnonzero(~np.isnan(newest[self.groups]))
-        self._declare_stale(f, candidates, newest[self.groups[candidates]], verdict)
-
-    def _declare_stale(self, f: FieldViews, candidates: I64, reference: F64,
-                       verdict: BatchVerdict, last_t: F64 | None = None) -> None:
-        """Candidates whose deadline has passed by their reference time go stale."""
-        deadline = stale_deadlines(f.last_t[candidates] if last_t is None else last_t,
-                                   f.level[candidates],
-                                   self.table.normal_interval_s[candidates],
-                                   self.table.settings.stale_grace)
-        passed = reference > deadline
-        passed &= f.fault[candidates] != STALE
-        if not passed.any():
+        groups = self.groups
+        top = int(groups.max())
+        if top == 0 and int(groups.min()) >= -1:
+            # one group (the default): its newest time judges every station; only the
+            # comparisons see it, so which of ±0 fmax keeps does not matter
+            newest = float(np.fmax.reduce(batch_t))
+            if not math.isnan(newest):
+                self._declare_stale(f, None, newest, verdict)
             return
-        rows = candidates[passed]
+        newest_by_group = np.full(top + 1, np.nan)
+        np.fmax.at(newest_by_group, groups[stations], batch_t)
+        candidates = (~np.isnan(newest_by_group[groups])).nonzero()[0]
+        self._declare_stale(f, candidates, newest_by_group[groups[candidates]], verdict)
+
+    def _declare_stale(self, f: FieldViews, candidates: I64 | None, reference: F64 | float,
+                       verdict: BatchVerdict, last_t: F64 | None = None) -> None:
+        """Candidates (None: every station) whose deadline has passed by their reference
+        time go stale."""
+        tb = self.table
+        if candidates is None:
+            deadline = stale_deadlines(f.last_t, f.level, tb.normal_interval_s,
+                                       tb.settings.stale_grace)
+            passed = reference > deadline
+            passed &= f.fault != STALE
+        else:
+            deadline = stale_deadlines(f.last_t[candidates] if last_t is None else last_t,
+                                       f.level[candidates], tb.normal_interval_s[candidates],
+                                       tb.settings.stale_grace)
+            passed = reference > deadline
+            passed &= f.fault[candidates] != STALE
+        if not np.count_nonzero(passed):
+            return
+        rows = passed.nonzero()[0] if candidates is None else candidates[passed]
         deadline = deadline[passed]
         verdict.undo.append((rows, f.take(rows)))
-        for i, at in zip(rows.tolist(), deadline.tolist(), strict=True):
-            verdict.events.append(sensor_event(f, i, STALE, at, None))
+        verdict.events += sensor_events(f, rows, np.full(len(rows), STALE, dtype=np.int8),
+                                        deadline, None)
         f.fault[rows] = STALE
         f.fault_t[rows] = deadline
 
@@ -203,7 +224,7 @@ class DetectorEngine:
             glitch, confirmed = resolve_pending_spike(t, v, old_v, pending_t, pending_v,
                                                       max_rate, clean)
             if confirmed.any():
-                c = np.flatnonzero(confirmed)
+                c = confirmed.nonzero()[0]
                 self._accept(f, s[c], pending_t[c], pending_v[c], old_v[c], verdict,
                              confirmed_at=t[c])
                 old_t = np.where(confirmed, pending_t, old_t)
@@ -257,12 +278,15 @@ class DetectorEngine:
             level, f.dwell_t[s], f.dwell_level[s], t, grade_columns(v, bounds_t, rule),
             grade_columns(v + tb.deadband[s], bounds_t, rule), tb.min_dwell_s[s])
         self._store_dwell(f, s, dwell_t, dwell_level)
-        changed = new_level != level
-        if changed.any():
-            for i in np.flatnonzero(changed).tolist():
-                verdict.events.append(level_event(
-                    f, "observed", int(s[i]), int(new_level[i]), float(t[i]), float(v[i]),
-                    late_confirmed_t=None if confirmed_at is None else float(confirmed_at[i])))
+        changed = (new_level != level).nonzero()[0]
+        if len(changed):
+            if confirmed_at is None:
+                verdict.events += level_events(f, "observed", s[changed], new_level[changed],
+                                               t[changed], v[changed])
+            else:
+                verdict.events += level_events(f, "observed", s[changed], new_level[changed],
+                                               t[changed], v[changed],
+                                               late_confirmed_t=confirmed_at[changed].tolist())
         # only the new sample changes in each ring: write it, not the whole ring
         pos = f.ring_pos[s]
         f.ring_t[s, pos] = t
@@ -283,7 +307,7 @@ class DetectorEngine:
         maybe = level > 1
         maybe &= ~(v < previous_v)
         maybe |= current != 0
-        c = np.flatnonzero(maybe)
+        c = maybe.nonzero()[0]
         if len(c) == 0:
             return
         s, t, v, level, current = s[c], t[c], v[c], level[c], current[c]
@@ -296,23 +320,29 @@ class DetectorEngine:
                   & (slope * 3600.0 >= cfg.rising_min_rate_cm_per_h)
                   & (eta <= cfg.rising_horizon_s) & ~(v < previous_v[c]))
         target = np.where(rising, level - 1, 0).astype(np.int8)
-        for i in np.flatnonzero(target != current).tolist():
-            station, was = int(s[i]), int(current[i])
-            ref_t = float(f.rising_t[station])
-            if target[i] == 0:
-                verdict.events.append(DetectorEvent(
-                    "rising", "cancel", station, was, was, float(t[i]), float(v[i]),
+        moved = (target != current).nonzero()[0]
+        if len(moved) == 0:
+            return
+        s, t, target = s[moved], t[moved], target[moved]
+        events = verdict.events
+        # a round holds each station once: its state is read before, and written after
+        for station, was, goal, lvl, at, value, ref_t, rate, eta_t in zip(
+                s.tolist(), current[moved].tolist(), target.tolist(), level[moved].tolist(),
+                t.tolist(), v[moved].tolist(), f.rising_t[s].tolist(),
+                (slope[moved] * 3600.0).tolist(), (t + eta[moved]).tolist(), strict=True):
+            if goal == 0:
+                events.append(DetectorEvent(
+                    "rising", "cancel", station, was, was, at, value,
                     ref_discriminator=str(was), ref_t=ref_t,
-                    rate_cm_per_h=_finite(slope[i] * 3600.0)))
-                f.rising_level[station] = 0
-                continue
-            verdict.events.append(DetectorEvent(
-                "rising", "alert" if was == 0 else "update", station, int(target[i]),
-                int(level[i]), float(t[i]), float(v[i]),
-                ref_discriminator=str(was) if was else None, ref_t=ref_t if was else None,
-                eta_t=float(t[i] + eta[i]), rate_cm_per_h=float(slope[i] * 3600.0)))
-            f.rising_level[station] = target[i]
-            f.rising_t[station] = t[i]
+                    rate_cm_per_h=rate if math.isfinite(rate) else None))
+            else:
+                events.append(DetectorEvent(
+                    "rising", "alert" if was == 0 else "update", station, goal, lvl, at, value,
+                    ref_discriminator=str(was) if was else None, ref_t=ref_t if was else None,
+                    eta_t=eta_t, rate_cm_per_h=rate))
+        f.rising_level[s] = target
+        opened = target != 0
+        f.rising_t[s[opened]] = t[opened]
 
     @staticmethod
     def _store_dwell(f: FieldViews, s: I64, dwell_t: F64 | None,
@@ -357,34 +387,33 @@ class DetectorEngine:
             level, f.dwell_t[s], f.dwell_level[s], t, rain_level, rain_level,
             tb.settings.rain_min_dwell_s)
         self._store_dwell(f, s, dwell_t, dwell_level)
-        for i in np.flatnonzero(new_level != level).tolist():
-            hourly = level_1h[i] <= level_24h[i]
-            total = float(total_1h[i] if hourly else total_24h[i])
-            table = rainfall.HOURLY if hourly else rainfall.DAILY
-            verdict.events.append(level_event(
-                f, "rainfall", int(s[i]), int(new_level[i]), float(t[i]), total,
-                rain_window_h=1.0 if hourly else 24.0,
-                rain_category=rainfall.category(total, table)[0]))
+        changed = (new_level != level).nonzero()[0]
+        if len(changed) == 0:
+            return
+        hourly = level_1h[changed] <= level_24h[changed]
+        total = np.where(hourly, total_1h[changed], total_24h[changed])
+        hourly_l = hourly.tolist()
+        verdict.events += level_events(
+            f, "rainfall", s[changed], new_level[changed], t[changed], total,
+            rain_window_h=[1.0 if h else 24.0 for h in hourly_l],
+            rain_category=[rainfall.category(x, rainfall.HOURLY if h else rainfall.DAILY)[0]
+                           for x, h in zip(total.tolist(), hourly_l, strict=True)])
 
     # ------------------------------------------------------------------ events
     def _sensor_transitions(self, f: FieldViews, s: I64, t: F64, v: F64,
                             code: npt.NDArray[np.int8], glitch: B | None,
                             verdict: BatchVerdict) -> None:
         """Open, change or close each station's sensor episode."""
-        changed = code != f.fault[s]
-        if not changed.any():
+        changed = (code != f.fault[s]).nonzero()[0]
+        if len(changed) == 0:
             return
-        for i in np.flatnonzero(changed).tolist():
-            verdict.events.append(
-                sensor_event(f, int(s[i]), int(code[i]), float(t[i]), float(v[i]),
-                                   glitch=glitch is not None and bool(glitch[i])))
-        f.fault[s[changed]] = code[changed]
-        f.fault_t[s[changed]] = t[changed]
+        s, code, t = s[changed], code[changed], t[changed]
+        verdict.events += sensor_events(f, s, code, t, v[changed],
+                                        None if glitch is None else glitch[changed])
+        f.fault[s] = code
+        f.fault_t[s] = t
 
 
 def _event_order(event: DetectorEvent) -> tuple[float, int, int]:
     return (event.t, event.station, _KIND_RANK[event.kind])
 
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None
