@@ -71,6 +71,8 @@ class DetectorEngine:
         self.groups: I64 = np.zeros(len(table), dtype=np.int64)
         self._views = FieldViews.of(self.state)
         self._bounds_t: F64 = np.ascontiguousarray(table.bounds.T)
+        # value + deadband then never grades below the value itself
+        self._deadband_raises = bool(np.all((table.deadband >= 0) & np.isfinite(table.deadband)))
 
     def set_groups(self, groups: I64) -> None:
         """Which group (e.g. Kafka partition) each station's readings arrive in."""
@@ -193,10 +195,10 @@ class DetectorEngine:
         """
         s, t, v = stations[rows], t_all[rows], v_all[rows]
         last = f.last_t[s]
-        late = t < last
-        duplicate = t == last
-        dropped = late | duplicate
-        if dropped.any():
+        dropped = t <= last  # late or duplicate (NaN compares False either way)
+        if np.count_nonzero(dropped):
+            late = t < last
+            duplicate = t == last
             verdict.quality[rows[late]] = QUALITY_CODES["late"]
             verdict.quality[rows[duplicate]] = QUALITY_CODES["duplicate"]
             keep = ~dropped
@@ -216,15 +218,16 @@ class DetectorEngine:
         clean = code == 0
         max_rate = tb.max_rate_per_s[s]
         old_t, old_v = f.valid_t[s], f.valid_v[s].astype(np.float64)
-        pending_v = f.pending_v[s].astype(np.float64)
+        pending_v32 = f.pending_v[s]
         glitch: B | None = None
         confirmed: B | None = None
-        if not np.isnan(pending_v).all():
+        if np.count_nonzero(pending_v32 == pending_v32):  # a spike awaits (not NaN) somewhere
+            pending_v = pending_v32.astype(np.float64)
             pending_t = f.pending_t[s]
             glitch, confirmed = resolve_pending_spike(t, v, old_v, pending_t, pending_v,
                                                       max_rate, clean)
-            if confirmed.any():
-                c = confirmed.nonzero()[0]
+            c = confirmed.nonzero()[0]
+            if len(c):
                 self._accept(f, s[c], pending_t[c], pending_v[c], old_v[c], verdict,
                              confirmed_at=t[c])
                 old_t = np.where(confirmed, pending_t, old_t)
@@ -234,7 +237,7 @@ class DetectorEngine:
             f.pending_v[resolved] = np.nan
 
         spike = clean & is_spike(t, v, old_t, old_v, max_rate)
-        if spike.any():
+        if np.count_nonzero(spike):
             code[spike] = FAULT_CODES["spike"]
             f.pending_t[s[spike]] = t[spike]
             f.pending_v[s[spike]] = v[spike]
@@ -242,14 +245,14 @@ class DetectorEngine:
         stuck, new_flat_t, new_flat_v = flatline_step(
             t, v, f.flat_t[s], f.flat_v[s].astype(np.float64),
             tb.settings.flatline_tolerance_cm, tb.flatline_s[s])
-        if clean.all():
+        if np.count_nonzero(clean) == len(clean):
             f.flat_t[s] = new_flat_t
             f.flat_v[s] = new_flat_v
         else:
             f.flat_t[s[clean]] = new_flat_t[clean]
             f.flat_v[s[clean]] = new_flat_v[clean]
         stuck &= clean
-        if stuck.any():
+        if np.count_nonzero(stuck):
             code[stuck] = FAULT_CODES["flatline"]
 
         verdict.quality[rows] = code
@@ -257,9 +260,10 @@ class DetectorEngine:
         if confirmed is not None:
             verdict.quality[rows[confirmed & ok]] = QUALITY_CODES["spike_confirmed"]
         self._sensor_transitions(f, s, t, v, code, glitch, verdict)
-        if ok.all():
+        accepted = np.count_nonzero(ok)
+        if accepted == len(ok):
             self._accept(f, s, t, v, old_v, verdict)
-        elif ok.any():
+        elif accepted:
             self._accept(f, s[ok], t[ok], v[ok], old_v[ok], verdict)
 
     def _accept(self, f: FieldViews, s: I64, t: F64, v: F64, previous_v: F64,
@@ -274,9 +278,15 @@ class DetectorEngine:
         level = f.level[s]
         bounds_t = self._bounds_t[:, s]
         rule = tb.settings.boundary_rule
+        raw = grade_columns(v, bounds_t, rule)
+        if self._deadband_raises and not np.count_nonzero(raw > level):
+            # no value is below its level, so neither is value + deadband: its grade
+            # cannot change the outcome
+            supported = raw
+        else:
+            supported = grade_columns(v + tb.deadband[s], bounds_t, rule)
         new_level, dwell_t, dwell_level = hysteresis_graded(
-            level, f.dwell_t[s], f.dwell_level[s], t, grade_columns(v, bounds_t, rule),
-            grade_columns(v + tb.deadband[s], bounds_t, rule), tb.min_dwell_s[s])
+            level, f.dwell_t[s], f.dwell_level[s], t, raw, supported, tb.min_dwell_s[s])
         self._store_dwell(f, s, dwell_t, dwell_level)
         changed = (new_level != level).nonzero()[0]
         if len(changed):
@@ -291,7 +301,9 @@ class DetectorEngine:
         pos = f.ring_pos[s]
         f.ring_t[s, pos] = t
         f.ring_v[s, pos] = v
-        f.ring_pos[s] = ((pos + 1) % TREND_SLOTS).astype(np.int16)
+        pos += 1
+        pos %= TREND_SLOTS
+        f.ring_pos[s] = pos
         self._rising(f, s, t, v, previous_v, new_level, verdict)
 
     def _rising(self, f: FieldViews, s: I64, t: F64, v: F64, previous_v: F64,
@@ -299,7 +311,7 @@ class DetectorEngine:
         cfg = self.table.settings
         current = f.rising_level[s]
         reached = (current != 0) & (level <= current)
-        if reached.any():
+        if np.count_nonzero(reached):
             current = np.where(reached, 0, current)  # reaching the level closes it quietly
             f.rising_level[s[reached]] = 0
         # the slope matters only where a warning may start (not Siaga 1, not falling)
@@ -366,8 +378,9 @@ class DetectorEngine:
         verdict.quality[rows] = code
         self._sensor_transitions(f, s, t, v, code, None, verdict)
         ok = code == 0
-        if not ok.all():
-            if not ok.any():
+        accepted = np.count_nonzero(ok)
+        if accepted < len(ok):
+            if not accepted:
                 return
             s, t, v, interval = s[ok], t[ok], v[ok], interval[ok]
         (fine_ids, fine_mm), (coarse_ids, coarse_mm) = rainfall.spread_rings(

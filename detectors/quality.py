@@ -33,9 +33,9 @@ def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B |
     out_of_range = values < range_min
     out_of_range |= values > range_max
     code[out_of_range] = FAULT_CODES["out_of_range"]
-    sentinel = values == SENTINELS[0]
-    for other in SENTINELS[1:]:
-        sentinel |= values == other
+    # ±9999 in one comparison of magnitudes
+    sentinel = np.abs(values) == SENTINELS[1]
+    sentinel |= values == SENTINELS[2]
     code[sentinel] = FAULT_CODES["sentinel"]
     return code
 
