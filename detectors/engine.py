@@ -383,13 +383,11 @@ class DetectorEngine:
             if not accepted:
                 return
             s, t, v, interval = s[ok], t[ok], v[ok], interval[ok]
-        (fine_ids, fine_mm), (coarse_ids, coarse_mm) = rainfall.spread_rings(
-            [(f.fine_id[s], f.fine_mm[s], RAIN_FINE_S),
-             (f.coarse_id[s], f.coarse_mm[s], RAIN_COARSE_S)], t - interval, t, v)
+        fine_ids, fine_mm, coarse_ids, coarse_mm, total_1h, total_24h = (
+            rainfall.spread_and_total(f.fine_id[s], f.fine_mm[s], f.coarse_id[s],
+                                      f.coarse_mm[s], t - interval, t, v))
         f.fine_id[s], f.fine_mm[s] = fine_ids, fine_mm
         f.coarse_id[s], f.coarse_mm[s] = coarse_ids, coarse_mm
-        total_1h = rainfall.window_total(fine_ids, fine_mm, t, 3600.0, RAIN_FINE_S)
-        total_24h = rainfall.window_total(coarse_ids, coarse_mm, t, 86_400.0, RAIN_COARSE_S)
         level_1h = rainfall.levels(total_1h, rainfall.HOURLY)
         level_24h = rainfall.levels(total_24h, rainfall.DAILY)
         # BMKG levels are 1..4, so bounds of 1, 2, 3 on (4 - level) grade to the level
