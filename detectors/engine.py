@@ -30,6 +30,7 @@ from detectors.events import (
     QUALITY_CODES,
     DetectorEvent,
     level_events,
+    rising_events,
     sensor_events,
 )
 from detectors.quality import basic_faults, flatline_step, is_spike, resolve_pending_spike
@@ -131,13 +132,9 @@ class DetectorEngine:
                     among: npt.NDArray[np.bool_] | None = None) -> BatchVerdict:
         """Gauges (of `among`, default all) silent past their deadline at `reference_t`."""
         verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8))
-        if among is None:
-            self._declare_stale(self._fields(), None, np.full(len(self.table), reference_t),
-                                verdict)
-        else:
-            candidates = np.flatnonzero(among)
-            self._declare_stale(self._fields(), candidates,
-                                np.full(len(candidates), reference_t), verdict)
+        candidates = None if among is None else np.flatnonzero(among)
+        judged = len(self.table) if candidates is None else len(candidates)
+        self._declare_stale(self._fields(), candidates, np.full(judged, reference_t), verdict)
         verdict.events.sort(key=_event_order)
         return verdict
 
@@ -164,17 +161,11 @@ class DetectorEngine:
         """Candidates (None: every station) whose deadline has passed by their reference
         time go stale."""
         tb = self.table
-        if candidates is None:
-            deadline = stale_deadlines(f.last_t, f.level, tb.normal_interval_s,
-                                       tb.settings.stale_grace)
-            passed = reference > deadline
-            passed &= f.fault != STALE
-        else:
-            deadline = stale_deadlines(f.last_t[candidates] if last_t is None else last_t,
-                                       f.level[candidates], tb.normal_interval_s[candidates],
-                                       tb.settings.stale_grace)
-            passed = reference > deadline
-            passed &= f.fault[candidates] != STALE
+        pick = slice(None) if candidates is None else candidates  # all: views, no gathers
+        deadline = stale_deadlines(f.last_t[pick] if last_t is None else last_t, f.level[pick],
+                                   tb.normal_interval_s[pick], tb.settings.stale_grace)
+        passed = reference > deadline
+        passed &= f.fault[pick] != STALE
         if not np.count_nonzero(passed):
             return
         rows = passed.nonzero()[0] if candidates is None else candidates[passed]
@@ -279,24 +270,18 @@ class DetectorEngine:
         bounds_t = self._bounds_t[:, s]
         rule = tb.settings.boundary_rule
         raw = grade_columns(v, bounds_t, rule)
-        if self._deadband_raises and not np.count_nonzero(raw > level):
-            # no value is below its level, so neither is value + deadband: its grade
-            # cannot change the outcome
-            supported = raw
-        else:
-            supported = grade_columns(v + tb.deadband[s], bounds_t, rule)
+        # no value below its level: nor is value + deadband, so its grade cannot matter
+        supported = raw if self._deadband_raises and not np.count_nonzero(raw > level) else (
+            grade_columns(v + tb.deadband[s], bounds_t, rule))
         new_level, dwell_t, dwell_level = hysteresis_graded(
             level, f.dwell_t[s], f.dwell_level[s], t, raw, supported, tb.min_dwell_s[s])
         self._store_dwell(f, s, dwell_t, dwell_level)
         changed = (new_level != level).nonzero()[0]
         if len(changed):
-            if confirmed_at is None:
-                verdict.events += level_events(f, "observed", s[changed], new_level[changed],
-                                               t[changed], v[changed])
-            else:
-                verdict.events += level_events(f, "observed", s[changed], new_level[changed],
-                                               t[changed], v[changed],
-                                               late_confirmed_t=confirmed_at[changed].tolist())
+            late = {} if confirmed_at is None else {
+                "late_confirmed_t": confirmed_at[changed].tolist()}
+            verdict.events += level_events(f, "observed", s[changed], new_level[changed],
+                                           t[changed], v[changed], **late)
         # only the new sample changes in each ring: write it, not the whole ring
         pos = f.ring_pos[s]
         f.ring_t[s, pos] = t
@@ -335,26 +320,9 @@ class DetectorEngine:
         moved = (target != current).nonzero()[0]
         if len(moved) == 0:
             return
-        s, t, target = s[moved], t[moved], target[moved]
-        events = verdict.events
-        # a round holds each station once: its state is read before, and written after
-        for station, was, goal, lvl, at, value, ref_t, rate, eta_t in zip(
-                s.tolist(), current[moved].tolist(), target.tolist(), level[moved].tolist(),
-                t.tolist(), v[moved].tolist(), f.rising_t[s].tolist(),
-                (slope[moved] * 3600.0).tolist(), (t + eta[moved]).tolist(), strict=True):
-            if goal == 0:
-                events.append(DetectorEvent(
-                    "rising", "cancel", station, was, was, at, value,
-                    ref_discriminator=str(was), ref_t=ref_t,
-                    rate_cm_per_h=rate if math.isfinite(rate) else None))
-            else:
-                events.append(DetectorEvent(
-                    "rising", "alert" if was == 0 else "update", station, goal, lvl, at, value,
-                    ref_discriminator=str(was) if was else None, ref_t=ref_t if was else None,
-                    eta_t=eta_t, rate_cm_per_h=rate))
-        f.rising_level[s] = target
-        opened = target != 0
-        f.rising_t[s[opened]] = t[opened]
+        verdict.events += rising_events(f, s[moved], current[moved], target[moved],
+                                        level[moved], t[moved], v[moved],
+                                        slope[moved] * 3600.0, eta[moved])
 
     @staticmethod
     def _store_dwell(f: FieldViews, s: I64, dwell_t: F64 | None,

@@ -6,6 +6,7 @@ into `schemas.Alert` (texts, ids, local times) is `detectors.alerts`.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -97,6 +98,32 @@ def level_events(f: FieldViews, kind: EventKind, stations: I64, levels: I8, t: F
             ref_t=None if was == 4 else was_t,
             **{name: column[k] for name, column in columns},  # type: ignore[arg-type]
         ))
+    return events
+
+
+def rising_events(f: FieldViews, stations: I64, was: I8, target: I8, levels: I8, t: F64,
+                  values: F64, rate_cm_per_h: F64, eta_s: F64) -> list[DetectorEvent]:
+    """Rising warnings open (`target` > 0 where `was` is 0), move to another level, or
+    close (`target` 0): record them in the state and report them."""
+    events: list[DetectorEvent] = []
+    # each station appears once: its state is read before, and written after
+    for station, old, goal, level, at, value, ref_t, rate, eta_t in zip(
+            stations.tolist(), was.tolist(), target.tolist(), levels.tolist(), t.tolist(),
+            values.tolist(), f.rising_t[stations].tolist(), rate_cm_per_h.tolist(),
+            (t + eta_s).tolist(), strict=True):
+        if goal == 0:
+            events.append(DetectorEvent(
+                "rising", "cancel", station, old, old, at, value,
+                ref_discriminator=str(old), ref_t=ref_t,
+                rate_cm_per_h=rate if math.isfinite(rate) else None))
+        else:
+            events.append(DetectorEvent(
+                "rising", "alert" if old == 0 else "update", station, goal, level, at, value,
+                ref_discriminator=str(old) if old else None, ref_t=ref_t if old else None,
+                eta_t=eta_t, rate_cm_per_h=rate))
+    f.rising_level[stations] = target
+    opened = target != 0
+    f.rising_t[stations[opened]] = t[opened]
     return events
 
 
