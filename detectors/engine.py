@@ -266,15 +266,17 @@ class DetectorEngine:
         tb = self.table
         f.valid_t[s] = t
         f.valid_v[s] = v
-        level = f.level[s]
-        bounds_t = self._bounds_t[:, s]
-        rule = tb.settings.boundary_rule
+        level, bounds_t, rule = f.level[s], self._bounds_t[:, s], tb.settings.boundary_rule
         raw = grade_columns(v, bounds_t, rule)
-        # no value below its level: nor is value + deadband, so its grade cannot matter
-        supported = raw if self._deadband_raises and not np.count_nonzero(raw > level) else (
-            grade_columns(v + tb.deadband[s], bounds_t, rule))
-        new_level, dwell_t, dwell_level = hysteresis_graded(
-            level, f.dwell_t[s], f.dwell_level[s], t, raw, supported, tb.min_dwell_s[s])
+        if self._deadband_raises and not np.count_nonzero(raw > level):
+            # no value below its level, nor value + deadband: `hysteresis_graded` would
+            # only raise, and reset every dwell
+            new_level: npt.NDArray[np.int8] = np.minimum(raw, level)
+            dwell_t, dwell_level = None, None
+        else:
+            new_level, dwell_t, dwell_level = hysteresis_graded(
+                level, f.dwell_t[s], f.dwell_level[s], t, raw,
+                grade_columns(v + tb.deadband[s], bounds_t, rule), tb.min_dwell_s[s])
         self._store_dwell(f, s, dwell_t, dwell_level)
         changed = (new_level != level).nonzero()[0]
         if len(changed):
@@ -286,9 +288,7 @@ class DetectorEngine:
         pos = f.ring_pos[s]
         f.ring_t[s, pos] = t
         f.ring_v[s, pos] = v
-        pos += 1
-        pos %= TREND_SLOTS
-        f.ring_pos[s] = pos
+        f.ring_pos[s] = (pos + 1) % TREND_SLOTS
         self._rising(f, s, t, v, previous_v, new_level, verdict)
 
     def _rising(self, f: FieldViews, s: I64, t: F64, v: F64, previous_v: F64,

@@ -61,7 +61,9 @@ def is_spike(t: F64, values: F64, old_t: F64, old_v: F64, max_rate_per_s: F64) -
     """A jump from the last valid reading faster than the station's plausible rate."""
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.abs(values - old_v) / (t - old_t)
-    return ~np.isnan(old_t) & (rate > max_rate_per_s)
+    # no last valid reading (NaN time): the rate is NaN, and NaN compares False
+    spike: B = rate > max_rate_per_s
+    return spike
 
 
 def flatline_step(
