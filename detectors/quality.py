@@ -33,7 +33,7 @@ def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B |
     out_of_range = values < range_min
     out_of_range |= values > range_max
     code[out_of_range] = FAULT_CODES["out_of_range"]
-    # ±9999 in one comparison of magnitudes
+    # the first two sentinels are ±9999: one comparison of magnitudes finds both
     sentinel = np.abs(values) == SENTINELS[1]
     sentinel |= values == SENTINELS[2]
     code[sentinel] = FAULT_CODES["sentinel"]

@@ -25,8 +25,8 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
     count = inside.sum(axis=1)
     safe = np.maximum(count, 1)
     # the sums below must see these full rows, zeros included: numpy sums a row
-    # pairwise, so dropping or moving a term would change the rounding. Zeroing by
-    # mask in place is several times faster than np.where on rows this wide.
+    # pairwise, so dropping or moving a term would change the rounding. Zeroed by mask
+    # in place: np.where would copy the rows again.
     outside = ~inside
     x = offsets
     x[outside] = 0.0
