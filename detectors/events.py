@@ -107,10 +107,10 @@ def rising_events(f: FieldViews, stations: I64, was: I8, target: I8, levels: I8,
     close (`target` 0): record them in the state and report them."""
     events: list[DetectorEvent] = []
     # each station appears once: its state is read before, and written after
-    for station, old, goal, level, at, value, ref_t, rate, eta_t in zip(
+    for station, old, goal, level, at, value, ref_t, rate, eta in zip(
             stations.tolist(), was.tolist(), target.tolist(), levels.tolist(), t.tolist(),
             values.tolist(), f.rising_t[stations].tolist(), rate_cm_per_h.tolist(),
-            (t + eta_s).tolist(), strict=True):
+            eta_s.tolist(), strict=True):
         if goal == 0:
             events.append(DetectorEvent(
                 "rising", "cancel", station, old, old, at, value,
@@ -120,7 +120,7 @@ def rising_events(f: FieldViews, stations: I64, was: I8, target: I8, levels: I8,
             events.append(DetectorEvent(
                 "rising", "alert" if old == 0 else "update", station, goal, level, at, value,
                 ref_discriminator=str(old) if old else None, ref_t=ref_t if old else None,
-                eta_t=eta_t, rate_cm_per_h=rate))
+                eta_t=at + eta, rate_cm_per_h=rate))
     f.rising_level[stations] = target
     opened = target != 0
     f.rising_t[stations[opened]] = t[opened]
