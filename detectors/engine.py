@@ -17,6 +17,7 @@ No I/O and no clock: `check_stale(reference_t)` takes the time to judge by.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +29,9 @@ from detectors.events import (
     FAULT_CODES,
     QUALITY_CODES,
     DetectorEvent,
-    level_event,
-    sensor_event,
+    level_events,
+    rising_events,
+    sensor_events,
 )
 from detectors.quality import basic_faults, flatline_step, is_spike, resolve_pending_spike
 from detectors.rounds import batch_rounds
@@ -70,6 +72,8 @@ class DetectorEngine:
         self.groups: I64 = np.zeros(len(table), dtype=np.int64)
         self._views = FieldViews.of(self.state)
         self._bounds_t: F64 = np.ascontiguousarray(table.bounds.T)
+        # value + deadband then never grades below the value itself
+        self._deadband_raises = bool(np.all((table.deadband >= 0) & np.isfinite(table.deadband)))
 
     def set_groups(self, groups: I64) -> None:
         """Which group (e.g. Kafka partition) each station's readings arrive in."""
@@ -100,7 +104,7 @@ class DetectorEngine:
                 self._rain(f, rows, stations, t, values, interval_s, verdict)
             else:
                 self._levels(f, rows, stations, t, values, verdict)
-        self._stale_by_group(f, self.groups[stations], t, verdict)
+        self._stale_by_group(f, stations, t, verdict)
         verdict.events.sort(key=_event_order)
         return verdict
 
@@ -128,37 +132,47 @@ class DetectorEngine:
                     among: npt.NDArray[np.bool_] | None = None) -> BatchVerdict:
         """Gauges (of `among`, default all) silent past their deadline at `reference_t`."""
         verdict = BatchVerdict(quality=np.zeros(0, dtype=np.int8))
-        candidates = np.arange(len(self.table)) if among is None else np.flatnonzero(among)
-        self._declare_stale(self._fields(), candidates, np.full(len(candidates), reference_t),
-                            verdict)
+        candidates = None if among is None else np.flatnonzero(among)
+        judged = len(self.table) if candidates is None else len(candidates)
+        self._declare_stale(self._fields(), candidates, np.full(judged, reference_t), verdict)
         verdict.events.sort(key=_event_order)
         return verdict
 
-    def _stale_by_group(self, f: FieldViews, batch_groups: I64, batch_t: F64,
+    def _stale_by_group(self, f: FieldViews, stations: I64, batch_t: F64,
                         verdict: BatchVerdict) -> None:
         """After a batch: judge the stations of its groups by the batch's newest time in
         each group — the stream's own times, so a replay judges exactly as it went live."""
-        newest = np.full(int(self.groups.max()) + 1, np.nan)
-        np.fmax.at(newest, batch_groups, batch_t)
-        candidates = np.flatnonzero(~np.isnan(newest[self.groups]))
-        self._declare_stale(f, candidates, newest[self.groups[candidates]], verdict)
-
-    def _declare_stale(self, f: FieldViews, candidates: I64, reference: F64,
-                       verdict: BatchVerdict, last_t: F64 | None = None) -> None:
-        """Candidates whose deadline has passed by their reference time go stale."""
-        deadline = stale_deadlines(f.last_t[candidates] if last_t is None else last_t,
-                                   f.level[candidates],
-                                   self.table.normal_interval_s[candidates],
-                                   self.table.settings.stale_grace)
-        passed = reference > deadline
-        passed &= f.fault[candidates] != STALE
-        if not passed.any():
+        groups = self.groups
+        top = int(groups.max())
+        if top == 0 and int(groups.min()) >= -1:
+            # one group (the default): its newest time judges every station; only the
+            # comparisons see it, so which of ±0 fmax keeps does not matter
+            newest = float(np.fmax.reduce(batch_t))
+            if not math.isnan(newest):
+                self._declare_stale(f, None, newest, verdict)
             return
-        rows = candidates[passed]
+        newest_by_group = np.full(top + 1, np.nan)
+        np.fmax.at(newest_by_group, groups[stations], batch_t)
+        candidates = (~np.isnan(newest_by_group[groups])).nonzero()[0]
+        self._declare_stale(f, candidates, newest_by_group[groups[candidates]], verdict)
+
+    def _declare_stale(self, f: FieldViews, candidates: I64 | None, reference: F64 | float,
+                       verdict: BatchVerdict, last_t: F64 | None = None) -> None:
+        """Candidates (None: every station) whose deadline has passed by their reference
+        time go stale."""
+        tb = self.table
+        pick = slice(None) if candidates is None else candidates  # all: views, no gathers
+        deadline = stale_deadlines(f.last_t[pick] if last_t is None else last_t, f.level[pick],
+                                   tb.normal_interval_s[pick], tb.settings.stale_grace)
+        passed = reference > deadline
+        passed &= f.fault[pick] != STALE
+        if not np.count_nonzero(passed):
+            return
+        rows = passed.nonzero()[0] if candidates is None else candidates[passed]
         deadline = deadline[passed]
         verdict.undo.append((rows, f.take(rows)))
-        for i, at in zip(rows.tolist(), deadline.tolist(), strict=True):
-            verdict.events.append(sensor_event(f, i, STALE, at, None))
+        verdict.events += sensor_events(f, rows, np.full(len(rows), STALE, dtype=np.int8),
+                                        deadline, None)
         f.fault[rows] = STALE
         f.fault_t[rows] = deadline
 
@@ -172,10 +186,10 @@ class DetectorEngine:
         """
         s, t, v = stations[rows], t_all[rows], v_all[rows]
         last = f.last_t[s]
-        late = t < last
-        duplicate = t == last
-        dropped = late | duplicate
-        if dropped.any():
+        dropped = t <= last  # late or duplicate (NaN compares False either way)
+        if np.count_nonzero(dropped):
+            late = t < last
+            duplicate = t == last
             verdict.quality[rows[late]] = QUALITY_CODES["late"]
             verdict.quality[rows[duplicate]] = QUALITY_CODES["duplicate"]
             keep = ~dropped
@@ -195,15 +209,16 @@ class DetectorEngine:
         clean = code == 0
         max_rate = tb.max_rate_per_s[s]
         old_t, old_v = f.valid_t[s], f.valid_v[s].astype(np.float64)
-        pending_v = f.pending_v[s].astype(np.float64)
+        pending_v32 = f.pending_v[s]
         glitch: B | None = None
         confirmed: B | None = None
-        if not np.isnan(pending_v).all():
+        if np.count_nonzero(pending_v32 == pending_v32):  # a spike awaits (not NaN) somewhere
+            pending_v = pending_v32.astype(np.float64)
             pending_t = f.pending_t[s]
             glitch, confirmed = resolve_pending_spike(t, v, old_v, pending_t, pending_v,
                                                       max_rate, clean)
-            if confirmed.any():
-                c = np.flatnonzero(confirmed)
+            c = confirmed.nonzero()[0]
+            if len(c):
                 self._accept(f, s[c], pending_t[c], pending_v[c], old_v[c], verdict,
                              confirmed_at=t[c])
                 old_t = np.where(confirmed, pending_t, old_t)
@@ -213,7 +228,7 @@ class DetectorEngine:
             f.pending_v[resolved] = np.nan
 
         spike = clean & is_spike(t, v, old_t, old_v, max_rate)
-        if spike.any():
+        if np.count_nonzero(spike):
             code[spike] = FAULT_CODES["spike"]
             f.pending_t[s[spike]] = t[spike]
             f.pending_v[s[spike]] = v[spike]
@@ -221,14 +236,14 @@ class DetectorEngine:
         stuck, new_flat_t, new_flat_v = flatline_step(
             t, v, f.flat_t[s], f.flat_v[s].astype(np.float64),
             tb.settings.flatline_tolerance_cm, tb.flatline_s[s])
-        if clean.all():
+        if np.count_nonzero(clean) == len(clean):
             f.flat_t[s] = new_flat_t
             f.flat_v[s] = new_flat_v
         else:
             f.flat_t[s[clean]] = new_flat_t[clean]
             f.flat_v[s[clean]] = new_flat_v[clean]
         stuck &= clean
-        if stuck.any():
+        if np.count_nonzero(stuck):
             code[stuck] = FAULT_CODES["flatline"]
 
         verdict.quality[rows] = code
@@ -236,9 +251,10 @@ class DetectorEngine:
         if confirmed is not None:
             verdict.quality[rows[confirmed & ok]] = QUALITY_CODES["spike_confirmed"]
         self._sensor_transitions(f, s, t, v, code, glitch, verdict)
-        if ok.all():
+        accepted = np.count_nonzero(ok)
+        if accepted == len(ok):
             self._accept(f, s, t, v, old_v, verdict)
-        elif ok.any():
+        elif accepted:
             self._accept(f, s[ok], t[ok], v[ok], old_v[ok], verdict)
 
     def _accept(self, f: FieldViews, s: I64, t: F64, v: F64, previous_v: F64,
@@ -250,24 +266,29 @@ class DetectorEngine:
         tb = self.table
         f.valid_t[s] = t
         f.valid_v[s] = v
-        level = f.level[s]
-        bounds_t = self._bounds_t[:, s]
-        rule = tb.settings.boundary_rule
-        new_level, dwell_t, dwell_level = hysteresis_graded(
-            level, f.dwell_t[s], f.dwell_level[s], t, grade_columns(v, bounds_t, rule),
-            grade_columns(v + tb.deadband[s], bounds_t, rule), tb.min_dwell_s[s])
+        level, bounds_t, rule = f.level[s], self._bounds_t[:, s], tb.settings.boundary_rule
+        raw = grade_columns(v, bounds_t, rule)
+        if self._deadband_raises and not np.count_nonzero(raw > level):
+            # no value below its level, nor value + deadband: `hysteresis_graded` would
+            # only raise, and reset every dwell
+            new_level: npt.NDArray[np.int8] = np.minimum(raw, level)
+            dwell_t, dwell_level = None, None
+        else:
+            new_level, dwell_t, dwell_level = hysteresis_graded(
+                level, f.dwell_t[s], f.dwell_level[s], t, raw,
+                grade_columns(v + tb.deadband[s], bounds_t, rule), tb.min_dwell_s[s])
         self._store_dwell(f, s, dwell_t, dwell_level)
-        changed = new_level != level
-        if changed.any():
-            for i in np.flatnonzero(changed).tolist():
-                verdict.events.append(level_event(
-                    f, "observed", int(s[i]), int(new_level[i]), float(t[i]), float(v[i]),
-                    late_confirmed_t=None if confirmed_at is None else float(confirmed_at[i])))
+        changed = (new_level != level).nonzero()[0]
+        if len(changed):
+            late = {} if confirmed_at is None else {
+                "late_confirmed_t": confirmed_at[changed].tolist()}
+            verdict.events += level_events(f, "observed", s[changed], new_level[changed],
+                                           t[changed], v[changed], **late)
         # only the new sample changes in each ring: write it, not the whole ring
         pos = f.ring_pos[s]
         f.ring_t[s, pos] = t
         f.ring_v[s, pos] = v
-        f.ring_pos[s] = ((pos + 1) % TREND_SLOTS).astype(np.int16)
+        f.ring_pos[s] = (pos + 1) % TREND_SLOTS
         self._rising(f, s, t, v, previous_v, new_level, verdict)
 
     def _rising(self, f: FieldViews, s: I64, t: F64, v: F64, previous_v: F64,
@@ -275,7 +296,7 @@ class DetectorEngine:
         cfg = self.table.settings
         current = f.rising_level[s]
         reached = (current != 0) & (level <= current)
-        if reached.any():
+        if np.count_nonzero(reached):
             current = np.where(reached, 0, current)  # reaching the level closes it quietly
             f.rising_level[s[reached]] = 0
         # the slope matters only where a warning may start (not Siaga 1, not falling)
@@ -283,7 +304,7 @@ class DetectorEngine:
         maybe = level > 1
         maybe &= ~(v < previous_v)
         maybe |= current != 0
-        c = np.flatnonzero(maybe)
+        c = maybe.nonzero()[0]
         if len(c) == 0:
             return
         s, t, v, level, current = s[c], t[c], v[c], level[c], current[c]
@@ -296,23 +317,12 @@ class DetectorEngine:
                   & (slope * 3600.0 >= cfg.rising_min_rate_cm_per_h)
                   & (eta <= cfg.rising_horizon_s) & ~(v < previous_v[c]))
         target = np.where(rising, level - 1, 0).astype(np.int8)
-        for i in np.flatnonzero(target != current).tolist():
-            station, was = int(s[i]), int(current[i])
-            ref_t = float(f.rising_t[station])
-            if target[i] == 0:
-                verdict.events.append(DetectorEvent(
-                    "rising", "cancel", station, was, was, float(t[i]), float(v[i]),
-                    ref_discriminator=str(was), ref_t=ref_t,
-                    rate_cm_per_h=_finite(slope[i] * 3600.0)))
-                f.rising_level[station] = 0
-                continue
-            verdict.events.append(DetectorEvent(
-                "rising", "alert" if was == 0 else "update", station, int(target[i]),
-                int(level[i]), float(t[i]), float(v[i]),
-                ref_discriminator=str(was) if was else None, ref_t=ref_t if was else None,
-                eta_t=float(t[i] + eta[i]), rate_cm_per_h=float(slope[i] * 3600.0)))
-            f.rising_level[station] = target[i]
-            f.rising_t[station] = t[i]
+        moved = (target != current).nonzero()[0]
+        if len(moved) == 0:
+            return
+        verdict.events += rising_events(f, s[moved], current[moved], target[moved],
+                                        level[moved], t[moved], v[moved],
+                                        slope[moved] * 3600.0, eta[moved])
 
     @staticmethod
     def _store_dwell(f: FieldViews, s: I64, dwell_t: F64 | None,
@@ -336,17 +346,16 @@ class DetectorEngine:
         verdict.quality[rows] = code
         self._sensor_transitions(f, s, t, v, code, None, verdict)
         ok = code == 0
-        if not ok.all():
-            if not ok.any():
+        accepted = np.count_nonzero(ok)
+        if accepted < len(ok):
+            if not accepted:
                 return
             s, t, v, interval = s[ok], t[ok], v[ok], interval[ok]
-        (fine_ids, fine_mm), (coarse_ids, coarse_mm) = rainfall.spread_rings(
-            [(f.fine_id[s], f.fine_mm[s], RAIN_FINE_S),
-             (f.coarse_id[s], f.coarse_mm[s], RAIN_COARSE_S)], t - interval, t, v)
+        fine_ids, fine_mm, coarse_ids, coarse_mm, total_1h, total_24h = (
+            rainfall.spread_and_total(f.fine_id[s], f.fine_mm[s], f.coarse_id[s],
+                                      f.coarse_mm[s], t - interval, t, v))
         f.fine_id[s], f.fine_mm[s] = fine_ids, fine_mm
         f.coarse_id[s], f.coarse_mm[s] = coarse_ids, coarse_mm
-        total_1h = rainfall.window_total(fine_ids, fine_mm, t, 3600.0, RAIN_FINE_S)
-        total_24h = rainfall.window_total(coarse_ids, coarse_mm, t, 86_400.0, RAIN_COARSE_S)
         level_1h = rainfall.levels(total_1h, rainfall.HOURLY)
         level_24h = rainfall.levels(total_24h, rainfall.DAILY)
         # BMKG levels are 1..4, so bounds of 1, 2, 3 on (4 - level) grade to the level
@@ -357,34 +366,33 @@ class DetectorEngine:
             level, f.dwell_t[s], f.dwell_level[s], t, rain_level, rain_level,
             tb.settings.rain_min_dwell_s)
         self._store_dwell(f, s, dwell_t, dwell_level)
-        for i in np.flatnonzero(new_level != level).tolist():
-            hourly = level_1h[i] <= level_24h[i]
-            total = float(total_1h[i] if hourly else total_24h[i])
-            table = rainfall.HOURLY if hourly else rainfall.DAILY
-            verdict.events.append(level_event(
-                f, "rainfall", int(s[i]), int(new_level[i]), float(t[i]), total,
-                rain_window_h=1.0 if hourly else 24.0,
-                rain_category=rainfall.category(total, table)[0]))
+        changed = (new_level != level).nonzero()[0]
+        if len(changed) == 0:
+            return
+        hourly = level_1h[changed] <= level_24h[changed]
+        total = np.where(hourly, total_1h[changed], total_24h[changed])
+        hourly_l = hourly.tolist()
+        verdict.events += level_events(
+            f, "rainfall", s[changed], new_level[changed], t[changed], total,
+            rain_window_h=[1.0 if h else 24.0 for h in hourly_l],
+            rain_category=[rainfall.category(x, rainfall.HOURLY if h else rainfall.DAILY)[0]
+                           for x, h in zip(total.tolist(), hourly_l, strict=True)])
 
     # ------------------------------------------------------------------ events
     def _sensor_transitions(self, f: FieldViews, s: I64, t: F64, v: F64,
                             code: npt.NDArray[np.int8], glitch: B | None,
                             verdict: BatchVerdict) -> None:
         """Open, change or close each station's sensor episode."""
-        changed = code != f.fault[s]
-        if not changed.any():
+        changed = (code != f.fault[s]).nonzero()[0]
+        if len(changed) == 0:
             return
-        for i in np.flatnonzero(changed).tolist():
-            verdict.events.append(
-                sensor_event(f, int(s[i]), int(code[i]), float(t[i]), float(v[i]),
-                                   glitch=glitch is not None and bool(glitch[i])))
-        f.fault[s[changed]] = code[changed]
-        f.fault_t[s[changed]] = t[changed]
+        s, code, t = s[changed], code[changed], t[changed]
+        verdict.events += sensor_events(f, s, code, t, v[changed],
+                                        None if glitch is None else glitch[changed])
+        f.fault[s] = code
+        f.fault_t[s] = t
 
 
 def _event_order(event: DetectorEvent) -> tuple[float, int, int]:
     return (event.t, event.station, _KIND_RANK[event.kind])
 
-
-def _finite(x: float) -> float | None:
-    return float(x) if np.isfinite(x) else None

@@ -6,11 +6,21 @@ into `schemas.Alert` (texts, ids, local times) is `detectors.alerts`.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
+import numpy.typing as npt
+
 if TYPE_CHECKING:
     from detectors.state import FieldViews
+
+I64 = npt.NDArray[np.int64]
+I8 = npt.NDArray[np.int8]
+F64 = npt.NDArray[np.float64]
+B = npt.NDArray[np.bool_]
 
 EventKind = Literal["observed", "rising", "rainfall", "sensor"]
 MsgType = Literal["alert", "update", "cancel"]
@@ -65,31 +75,74 @@ class DetectorEvent:
         return str(self.level)
 
 
-def level_event(f: FieldViews, kind: EventKind, station: int, level: int, t: float,
-                value: float, **extra: object) -> DetectorEvent:
-    """A station's graded level changes: record it in the state and report it."""
-    previous = int(f.level[station])
-    previous_t = float(f.level_t[station])
-    f.level[station] = level
-    f.level_t[station] = t
-    f.level_value[station] = value
-    msg: MsgType = "alert" if previous == 4 else ("cancel" if level == 4 else "update")
-    return DetectorEvent(
-        kind, msg, station, level, previous, t, value,
-        ref_discriminator=None if previous == 4 else str(previous),
-        ref_t=None if previous == 4 else previous_t,
-        **extra,  # type: ignore[arg-type]
-    )
+def level_events(f: FieldViews, kind: EventKind, stations: I64, levels: I8, t: F64,
+                 values: F64, **extra: Sequence[object]) -> list[DetectorEvent]:
+    """Stations' graded levels change: record them in the state and report them.
+
+    `extra` holds one value per station for each further event field. The state is
+    read and written for all stations at once: a station appears once per call."""
+    previous = f.level[stations].tolist()
+    previous_t = f.level_t[stations].tolist()
+    f.level[stations] = levels
+    f.level_t[stations] = t
+    f.level_value[stations] = values
+    columns = list(extra.items())
+    events: list[DetectorEvent] = []
+    for k, (station, level, at, value, was, was_t) in enumerate(zip(
+            stations.tolist(), levels.tolist(), t.tolist(), values.tolist(), previous,
+            previous_t, strict=True)):
+        msg: MsgType = "alert" if was == 4 else ("cancel" if level == 4 else "update")
+        events.append(DetectorEvent(
+            kind, msg, station, level, was, at, value,
+            ref_discriminator=None if was == 4 else str(was),
+            ref_t=None if was == 4 else was_t,
+            **{name: column[k] for name, column in columns},  # type: ignore[arg-type]
+        ))
+    return events
 
 
-def sensor_event(f: FieldViews, station: int, code: int, t: float, value: float | None,
-                 glitch: bool = False) -> DetectorEvent:
-    """A sensor episode opens, changes fault or closes (the caller updates the state)."""
-    was = int(f.fault[station])
-    level = int(f.level[station])
-    msg: MsgType = "alert" if was == 0 else ("cancel" if code == 0 else "update")
-    return DetectorEvent(
-        "sensor", msg, station, level, level, t, value,
-        ref_discriminator=FAULTS[was] if was else None,
-        ref_t=float(f.fault_t[station]) if was else None,
-        fault=FAULTS[code or was], glitch=glitch and code == 0)
+def rising_events(f: FieldViews, stations: I64, was: I8, target: I8, levels: I8, t: F64,
+                  values: F64, rate_cm_per_h: F64, eta_s: F64) -> list[DetectorEvent]:
+    """Rising warnings open (`target` > 0 where `was` is 0), move to another level, or
+    close (`target` 0): record them in the state and report them."""
+    events: list[DetectorEvent] = []
+    # each station appears once: its state is read before, and written after
+    for station, old, goal, level, at, value, ref_t, rate, eta in zip(
+            stations.tolist(), was.tolist(), target.tolist(), levels.tolist(), t.tolist(),
+            values.tolist(), f.rising_t[stations].tolist(), rate_cm_per_h.tolist(),
+            eta_s.tolist(), strict=True):
+        if goal == 0:
+            events.append(DetectorEvent(
+                "rising", "cancel", station, old, old, at, value,
+                ref_discriminator=str(old), ref_t=ref_t,
+                rate_cm_per_h=rate if math.isfinite(rate) else None))
+        else:
+            events.append(DetectorEvent(
+                "rising", "alert" if old == 0 else "update", station, goal, level, at, value,
+                ref_discriminator=str(old) if old else None, ref_t=ref_t if old else None,
+                eta_t=at + eta, rate_cm_per_h=rate))
+    f.rising_level[stations] = target
+    opened = target != 0
+    f.rising_t[stations[opened]] = t[opened]
+    return events
+
+
+def sensor_events(f: FieldViews, stations: I64, codes: I8, t: F64, values: F64 | None,
+                  glitch: B | None = None) -> list[DetectorEvent]:
+    """Sensor episodes open, change fault or close (the caller updates the state)."""
+    was_all = f.fault[stations].tolist()
+    level_all = f.level[stations].tolist()
+    was_t_all = f.fault_t[stations].tolist()
+    value_all: list[float | None] = [None] * len(stations) if values is None else values.tolist()
+    glitch_all = [False] * len(stations) if glitch is None else glitch.tolist()
+    events: list[DetectorEvent] = []
+    for station, code, at, value, was, level, was_t, glitched in zip(
+            stations.tolist(), codes.tolist(), t.tolist(), value_all, was_all, level_all,
+            was_t_all, glitch_all, strict=True):
+        msg: MsgType = "alert" if was == 0 else ("cancel" if code == 0 else "update")
+        events.append(DetectorEvent(
+            "sensor", msg, station, level, level, at, value,
+            ref_discriminator=FAULTS[was] if was else None,
+            ref_t=was_t if was else None,
+            fault=FAULTS[code or was], glitch=glitched and code == 0))
+    return events

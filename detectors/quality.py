@@ -33,9 +33,9 @@ def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B |
     out_of_range = values < range_min
     out_of_range |= values > range_max
     code[out_of_range] = FAULT_CODES["out_of_range"]
-    sentinel = values == SENTINELS[0]
-    for other in SENTINELS[1:]:
-        sentinel |= values == other
+    # the first two sentinels are ±9999: one comparison of magnitudes finds both
+    sentinel = np.abs(values) == SENTINELS[1]
+    sentinel |= values == SENTINELS[2]
     code[sentinel] = FAULT_CODES["sentinel"]
     return code
 
@@ -61,7 +61,9 @@ def is_spike(t: F64, values: F64, old_t: F64, old_v: F64, max_rate_per_s: F64) -
     """A jump from the last valid reading faster than the station's plausible rate."""
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.abs(values - old_v) / (t - old_t)
-    return ~np.isnan(old_t) & (rate > max_rate_per_s)
+    # no last valid reading (NaN time): the rate is NaN, and NaN compares False
+    spike: B = rate > max_rate_per_s
+    return spike
 
 
 def flatline_step(

@@ -18,7 +18,11 @@ import functools
 import numpy as np
 import numpy.typing as npt
 
+from detectors.state import RAIN_COARSE_S, RAIN_COARSE_SLOTS, RAIN_FINE_S, RAIN_FINE_SLOTS
+
 F64 = npt.NDArray[np.float64]
+I32 = npt.NDArray[np.int32]
+F32 = npt.NDArray[np.float32]
 
 # beyond ~year 5000 a bucket number no longer fits the int32 ids with room to spare
 _SAFE_T = 1e11
@@ -52,9 +56,6 @@ def levels(totals_mm: F64, table: tuple[tuple[float, str, int], ...]) -> npt.NDA
     return out
 
 
-Ring = tuple[npt.NDArray[np.int32], npt.NDArray[np.float32]]
-
-
 def spread(
     ids_stored: npt.NDArray[np.int32],
     amounts: npt.NDArray[np.float32],
@@ -74,13 +75,122 @@ def spread(
                    _plain_spans(start, end, rate))
 
 
-def spread_rings(rings: list[tuple[npt.NDArray[np.int32], npt.NDArray[np.float32], float]],
-                 start: F64, end: F64, total_mm: F64) -> list[Ring]:
-    """`spread` of the same readings into several rings (ids, amounts, bucket_s)."""
+def spread_and_total(fine_ids: I32, fine_mm: F32, coarse_ids: I32, coarse_mm: F32,
+                     start: F64, end: F64, total_mm: F64
+                     ) -> tuple[I32, F32, I32, F32, F64, F64]:
+    """`spread` of the same readings into the fine (5 min) and coarse (hourly) rings, and
+    `window_total` of each: the new rings, then the rain of the last hour and of 24 h.
+
+    Where `_spread`'s shortcut applies to both, the two rings go through one set of
+    array operations side by side: for a handful of gauges the number of numpy calls,
+    not the arithmetic, is the cost. Each element sees the same operations either way.
+    """
     rate = total_mm / np.maximum(end - start, 1e-9)
     plain = _plain_spans(start, end, rate)
-    return [_spread(ids, amounts, start, end, rate, bucket_s, plain)[:2]
-            for ids, amounts, bucket_s in rings]
+    both = _spread_both(fine_ids, fine_mm, coarse_ids, coarse_mm, start, end, rate
+                        ) if plain else None
+    if both is None:
+        fine_ids, fine_mm, _ = _spread(fine_ids, fine_mm, start, end, rate, RAIN_FINE_S, plain)
+        coarse_ids, coarse_mm, _ = _spread(coarse_ids, coarse_mm, start, end, rate,
+                                           RAIN_COARSE_S, plain)
+        return (fine_ids, fine_mm, coarse_ids, coarse_mm,
+                window_total(fine_ids, fine_mm, end, 3600.0, RAIN_FINE_S),
+                window_total(coarse_ids, coarse_mm, end, 86_400.0, RAIN_COARSE_S))
+    ids, amounts = both
+    totals = _window_totals_both(ids, amounts, end)
+    f = RAIN_FINE_SLOTS
+    return ids[:, :f], amounts[:, :f], ids[:, f:], amounts[:, f:], totals[0], totals[1]
+
+
+# both rings side by side: fine slots first, then coarse
+_BUCKETS = np.array([RAIN_FINE_S, RAIN_COARSE_S])
+_SLOTS = np.array([RAIN_FINE_SLOTS, RAIN_COARSE_SLOTS])
+_BOTH_BUCKET = np.repeat(_BUCKETS, _SLOTS)
+_BOTH_WINDOW = np.repeat([3600.0, 86_400.0], _SLOTS)
+
+
+def _spread_both(fine_ids: I32, fine_mm: F32, coarse_ids: I32, coarse_mm: F32,
+                 start: F64, end: F64, rate: F64) -> tuple[I32, F32] | None:
+    """`_spread`'s shortcut for both rings at once, as (n, fine + coarse slots) arrays;
+    None where either ring needs the full computation. Only for `plain` spans."""
+    if (fine_mm.view(np.uint32).max() > _POSITIVE_INF_BITS
+            or coarse_mm.view(np.uint32).max() > _POSITIVE_INF_BITS):
+        return None
+    newest_f = np.floor((end - 1e-6)[:, np.newaxis] / _BUCKETS)
+    reach = (newest_f - np.floor(start[:, np.newaxis] / _BUCKETS)).max(axis=0)
+    reach += 2.0
+    if reach[0] >= RAIN_FINE_SLOTS or reach[1] >= RAIN_COARSE_SLOTS:
+        return None
+    newest = newest_f.astype(np.int64)
+    remainder = newest % _SLOTS
+    labels = _both_offsets()[remainder[:, 0], remainder[:, 1]]
+    base = (newest - remainder).astype(np.int32)
+    f = RAIN_FINE_SLOTS
+    labels[:, :f] += base[:, :1]
+    labels[:, f:] += base[:, 1:]
+    ids = np.concatenate((fine_ids, coarse_ids), axis=1)
+    amounts = np.concatenate((fine_mm, coarse_mm), axis=1)
+    new_amounts = np.where(ids == labels, amounts, np.float32(0.0))
+    ring, back, bucket, slots, first = _wanted_columns(max(int(reach[0]), 1),
+                                                       max(int(reach[1]), 1))
+    wanted = newest[:, ring] - back
+    b_start = wanted * bucket
+    added = np.minimum(end[:, np.newaxis], b_start + bucket)
+    added -= np.maximum(start[:, np.newaxis], b_start)
+    np.maximum(added, 0.0, out=added)
+    added *= rate[:, np.newaxis]
+    flat = wanted % slots
+    flat += first
+    flat += np.arange(0, len(end) * labels.shape[1], labels.shape[1])[:, np.newaxis]
+    cells = new_amounts.reshape(-1)
+    added += cells[flat]
+    cells[flat] = added
+    return labels, new_amounts
+
+
+@functools.cache
+def _both_offsets() -> I32:
+    """`_slot_offsets` of both rings side by side, by (fine remainder, coarse remainder)."""
+    fine, coarse = _slot_offsets(RAIN_FINE_SLOTS), _slot_offsets(RAIN_COARSE_SLOTS)
+    table: I32 = np.concatenate(
+        (np.broadcast_to(fine[:, np.newaxis, :], (len(fine), len(coarse), fine.shape[1])),
+         np.broadcast_to(coarse[np.newaxis, :, :], (len(fine), len(coarse), coarse.shape[1]))),
+        axis=2)
+    return table
+
+
+@functools.cache
+def _wanted_columns(fine: int, coarse: int
+                    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], F64,
+                               npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For the newest `fine` and `coarse` buckets side by side: each column's ring, how
+    many buckets back from the newest it is, its ring's bucket length and slot count,
+    and where its ring starts among the side-by-side slots."""
+    ring = np.repeat(np.arange(2), (fine, coarse))
+    back = np.concatenate((_ARANGE[:fine], _ARANGE[:coarse]))
+    first = np.where(ring == 0, 0, RAIN_FINE_SLOTS)
+    return ring, back, _BUCKETS[ring], _SLOTS[ring], first
+
+
+def _window_totals_both(ids: I32, amounts: F32, end: F64) -> tuple[F64, F64]:
+    """`window_total` of 1 h over the fine and of 24 h over the coarse ring, side by side;
+    each ring's part of a row is summed alone, so the sums round as `window_total`'s."""
+    b_start = ids.astype(np.float64)
+    b_start *= _BOTH_BUCKET
+    end_c = end[:, np.newaxis]
+    lo = end_c - _BOTH_WINDOW
+    b_end = b_start + _BOTH_BUCKET
+    np.minimum(b_end, end_c, out=b_end)
+    overlap = np.maximum(lo, b_start)
+    np.subtract(b_end, overlap, out=overlap)
+    np.maximum(overlap, 0.0, out=overlap)
+    valid = ids >= 0
+    valid &= b_end > b_start
+    weight = np.zeros(overlap.shape)
+    np.divide(overlap, b_end - b_start, out=weight, where=valid)
+    weight *= amounts
+    f = RAIN_FINE_SLOTS
+    return weight[:, :f].sum(axis=1), weight[:, f:].sum(axis=1)
 
 
 def _plain_spans(start: F64, end: F64, rate: F64) -> bool:
@@ -99,7 +209,7 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     newest_f = np.floor((end - 1e-6) / bucket_s)
     newest = newest_f.astype(np.int64)
     # adding +0.0 turns a stored −0.0 into +0.0 and may quieten a NaN: leave those alone
-    if not plain or (amounts.view(np.uint32) > _POSITIVE_INF_BITS).any():
+    if not plain or amounts.view(np.uint32).max() > _POSITIVE_INF_BITS:
         return _spread_all(ids_stored, amounts, start, end, rate, newest, bucket_s)
     # one bucket of margin: start / bucket_s can round up across a bucket boundary
     reach = float((newest_f - np.floor(start / bucket_s)).max()) + 2.0
@@ -109,27 +219,32 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     # Every slot is relabelled to the bucket it holds now, as if all were written; only
     # the newest `columns` buckets receive rain. The others would get rate × 0.0 added,
     # which leaves their amounts as they are.
+    # (bucket numbers fit int32 here, so the labels are built as int32 from the start)
     remainder = newest % slots
-    labels = (newest - remainder)[:, np.newaxis] + _slot_offsets(slots)[remainder]
+    labels = _slot_offsets(slots)[remainder]
+    labels += (newest - remainder).astype(np.int32)[:, np.newaxis]
     new_amounts = np.where(ids_stored == labels, amounts, np.float32(0.0))
     wanted = newest[:, np.newaxis] - _ARANGE[:columns]
     b_start = wanted * bucket_s
-    overlap = np.maximum(
-        np.minimum(end[:, np.newaxis], b_start + bucket_s)
-        - np.maximum(start[:, np.newaxis], b_start), 0.0)
-    rows = np.arange(len(end))[:, np.newaxis]
-    slot = wanted % slots
-    new_amounts[rows, slot] = (new_amounts[rows, slot] + rate[:, np.newaxis] * overlap
-                               ).astype(np.float32)
-    return labels.astype(np.int32), new_amounts, newest
+    added = np.minimum(end[:, np.newaxis], b_start + bucket_s)
+    added -= np.maximum(start[:, np.newaxis], b_start)
+    np.maximum(added, 0.0, out=added)
+    added *= rate[:, np.newaxis]
+    # flat indexes into the rows: cheaper than indexing by (rows, slots) pairs
+    flat = wanted % slots
+    flat += np.arange(0, len(end) * slots, slots)[:, np.newaxis]
+    ring = new_amounts.reshape(-1)
+    added += ring[flat]
+    ring[flat] = added
+    return labels, new_amounts, newest
 
 
 @functools.cache
-def _slot_offsets(slots: int) -> npt.NDArray[np.int64]:
+def _slot_offsets(slots: int) -> npt.NDArray[np.int32]:
     """Row r: for each slot j, its bucket minus (newest − r) when newest % slots == r."""
     j = np.arange(slots)
     wrapped = j[np.newaxis, :] > j[:, np.newaxis]
-    offsets: npt.NDArray[np.int64] = j[np.newaxis, :] - slots * wrapped
+    offsets: npt.NDArray[np.int32] = (j[np.newaxis, :] - slots * wrapped).astype(np.int32)
     return offsets
 
 

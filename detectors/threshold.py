@@ -105,7 +105,7 @@ def hysteresis_graded(level: I8, dwell_t: F64, dwell_level: I8, t: F64, raw: I8,
     raise_ = raw < level
     below = supported > level
     below &= ~raise_
-    if not below.any():
+    if not np.count_nonzero(below):
         return np.where(raise_, raw, level), None, None
     starting = below & np.isnan(dwell_t)
     dwell_t = np.where(starting, t, dwell_t)

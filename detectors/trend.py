@@ -25,17 +25,21 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
     count = inside.sum(axis=1)
     safe = np.maximum(count, 1)
     # the sums below must see these full rows, zeros included: numpy sums a row
-    # pairwise, so dropping or moving a term would change the rounding
-    x = np.where(inside, offsets, 0.0)
-    y = np.where(inside, ring_v, np.float64(0.0))
+    # pairwise, so dropping or moving a term would change the rounding. Zeroed by mask
+    # in place: np.where would copy the rows again.
+    outside = ~inside
+    x = offsets
+    x[outside] = 0.0
+    y = ring_v.astype(np.float64)
+    y[outside] = 0.0
     mean_x = x.sum(axis=1) / safe
     mean_y = y.sum(axis=1) / safe
-    offsets -= mean_x[:, np.newaxis]
-    dx = np.where(inside, offsets, 0.0)
+    x -= mean_x[:, np.newaxis]
+    x[outside] = 0.0
     y -= mean_y[:, np.newaxis]
-    dy = np.where(inside, y, 0.0)
-    covariance = np.multiply(dx, dy, out=dy).sum(axis=1)
-    var = np.multiply(dx, dx, out=dx).sum(axis=1)
+    y[outside] = 0.0
+    covariance = np.multiply(x, y, out=y).sum(axis=1)
+    var = np.multiply(x, x, out=x).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         slope = np.where(var > 0, covariance / var, np.nan)
     return slope, count
