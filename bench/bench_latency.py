@@ -72,7 +72,15 @@ async def paced(rate: float, seconds: float, send: Callable[[int], Awaitable[Non
             await asyncio.sleep(delay)
 
 
-async def one_hop(settings: Settings, rate: float, seconds: float) -> list[float]:
+def numbered(i: int) -> tuple[bytes | None, bytes]:
+    """A record that is only its sequence number (no key)."""
+    return None, str(i).encode()
+
+
+async def one_hop(settings: Settings, rate: float, seconds: float,
+                  record: Callable[[int], tuple[bytes | None, bytes]] = numbered) -> list[float]:
+    """Produce→consume latencies of `rate` records/s for `seconds`; `record(i)` gives the
+    i-th record's key and value (values must differ: they identify the record)."""
     topic = settings.topic("bench-raw")
     # as many partitions as the readings: the embedded broker slows with the batches
     # each partition holds, so the baseline must spread its batches alike
@@ -90,18 +98,19 @@ async def one_hop(settings: Settings, rate: float, seconds: float) -> list[float
     ready = asyncio.Event()
     task = asyncio.create_task(tail(settings, topic, received, ready))
     await ready.wait()
-    sent: dict[int, float] = {}
+    sent: dict[bytes, float] = {}
 
     async def send(i: int) -> None:
-        sent[i] = time.perf_counter()
-        await producer.send(topic, str(i).encode())
+        key, value = record(i)
+        sent[value] = time.perf_counter()
+        await producer.send(topic, value, key=key)
 
     await paced(rate, seconds, send)
     await producer.flush()
     await asyncio.sleep(1.0)
     task.cancel()
     await producer.stop()
-    return [at - sent[int(v)] for at, v in received if v != b"warm-up" and int(v) in sent]
+    return [at - sent[v] for at, v in received if v in sent]
 
 
 async def reading_to_alert(settings: Settings, rate: float, seconds: float

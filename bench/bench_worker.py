@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -130,6 +131,23 @@ def worker_process(settings: Settings, network: Network) -> subprocess.Popen[byt
                             stdout=subprocess.DEVNULL)
 
 
+def level_changes(network: Network, t0: datetime) -> Callable[[int], tuple[bytes, bytes]]:
+    """The i-th paced reading (key, value): the gauges in turn, every reading of a gauge
+    a level change (above Siaga 1, then below Siaga 3), 10 minutes of event time apart."""
+    gauges = [(s.id, s.bounds) for s in network.stations if s.bounds is not None]
+
+    def reading(i: int) -> tuple[bytes, bytes]:
+        station_id, bounds = gauges[i % len(gauges)]
+        round_ = i // len(gauges)
+        value = bounds.siaga1_cm + 10 if round_ % 2 == 0 else bounds.siaga3_cm - 30
+        at = t0 + timedelta(minutes=10 * round_)
+        body = {"station_id": station_id, "observed_at": at.isoformat(),
+                "kind": "water_level", "value": value, "unit": "cm"}
+        return station_id.encode(), json.dumps(body).encode()
+
+    return reading
+
+
 async def paced_latency(settings: Settings, network: Network, rate: float, seconds: float
                         ) -> tuple[list[float], int]:
     gauges = [s for s in network.stations if s.bounds is not None]
@@ -161,18 +179,14 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
         interval = 1.0 / rate
         start = time.perf_counter()
         i = 0
+        reading = level_changes(network, t0)
         while time.perf_counter() - start < seconds:
-            station = gauges[i % len(gauges)]
-            bounds = station.bounds
-            if bounds is not None:
-                round_ = i // len(gauges)
-                value = bounds.siaga1_cm + 10 if round_ % 2 == 0 else bounds.siaga3_cm - 30
-                at = t0 + timedelta(minutes=10 * round_)
-                body = {"station_id": station.id, "observed_at": at.isoformat(),
-                        "kind": "water_level", "value": value, "unit": "cm"}
-                sent[(station.id, at.astimezone(UTC).isoformat())] = time.perf_counter()
-                await producer.send(settings.readings_topic, json.dumps(body).encode(),
-                                    key=station.id.encode())
+            station_key, value = reading(i)
+            body = json.loads(value)
+            sent[(body["station_id"],
+                  datetime.fromisoformat(body["observed_at"]).astimezone(UTC).isoformat())
+                 ] = time.perf_counter()
+            await producer.send(settings.readings_topic, value, key=station_key)
             i += 1
             delay = start + i * interval - time.perf_counter()
             if delay > 0:
@@ -253,8 +267,11 @@ async def main() -> None:
                                max_rate_cm_per_h=1e6)
         await kafka.ensure_topics(paced)
         # the same client settings as the worker's producer and consumer
+        # the baseline hop carries the paced readings themselves (keyed by station, the
+        # same JSON): one hop of this traffic, not of a few bytes a record
         hop = await one_hop(paced.model_copy(update={"kafka_linger_ms": paced.worker_linger_ms}),
-                            args.rate, args.seconds)
+                            args.rate, args.seconds,
+                            level_changes(network, datetime.now(UTC) - timedelta(days=60)))
         e2e, sent = await paced_latency(paced, network, args.rate, args.seconds)
 
     throughput = worker["per_s"]
