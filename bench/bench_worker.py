@@ -11,7 +11,8 @@
    `--seconds`, each a level change, graded by a `siaga worker` process (as in
    production, on the other core);
    p50/p99 from a reading's produce to its alert's arrival on the alerts topic,
-   beside one raw produce→consume hop at the same rate with the same client settings
+   beside one raw produce→consume hop of the same readings (same JSON, keyed by
+   station) at the same rate with the same client settings
    (producer `linger_ms` = `SIAGA_WORKER_LINGER_MS` for the worker, the paced gateway
    and the hop; consumer `fetch_max_wait_ms` = 10 for all three consumers).
 """

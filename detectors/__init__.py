@@ -6,7 +6,8 @@ parameters built from the network, and the per-station state.
 Out: a quality flag per reading, and `DetectorEvent`s — level changes with
 hysteresis (`observed`), projected crossings (`rising`), BMKG rainfall
 categories (`rainfall`), sensor faults and staleness (`sensor`) — which
-`build_alert` turns into `schemas.Alert`s with deterministic ids.
+`build_alert` turns into `schemas.Alert`s with deterministic ids (`alert_fields`
+gives the same alert as plain values, for encoding it without building the model).
 
 Deliberately no I/O, no clock, no Kafka, no FastAPI: the same readings in the
 same order always give the same events, so replaying history is a test.
