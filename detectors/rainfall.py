@@ -14,6 +14,7 @@ very heavy → 2, extreme → 1.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -134,11 +135,7 @@ def _spread_both(fine_ids: I32, fine_mm: F32, coarse_ids: I32, coarse_mm: F32,
     ring, back, bucket, slots, first = _wanted_columns(max(int(reach[0]), 1),
                                                        max(int(reach[1]), 1))
     wanted = newest[:, ring] - back
-    b_start = wanted * bucket
-    added = np.minimum(end[:, np.newaxis], b_start + bucket)
-    added -= np.maximum(start[:, np.newaxis], b_start)
-    np.maximum(added, 0.0, out=added)
-    added *= rate[:, np.newaxis]
+    added = _rain_into(wanted * bucket, bucket, start, end, rate)
     flat = wanted % slots
     flat += first
     flat += np.arange(0, len(end) * labels.shape[1], labels.shape[1])[:, np.newaxis]
@@ -225,11 +222,7 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     labels += (newest - remainder).astype(np.int32)[:, np.newaxis]
     new_amounts = np.where(ids_stored == labels, amounts, np.float32(0.0))
     wanted = newest[:, np.newaxis] - _ARANGE[:columns]
-    b_start = wanted * bucket_s
-    added = np.minimum(end[:, np.newaxis], b_start + bucket_s)
-    added -= np.maximum(start[:, np.newaxis], b_start)
-    np.maximum(added, 0.0, out=added)
-    added *= rate[:, np.newaxis]
+    added = _rain_into(wanted * bucket_s, bucket_s, start, end, rate)
     # flat indexes into the rows: cheaper than indexing by (rows, slots) pairs
     flat = wanted % slots
     flat += np.arange(0, len(end) * slots, slots)[:, np.newaxis]
@@ -237,6 +230,17 @@ def _spread(ids_stored: npt.NDArray[np.int32], amounts: npt.NDArray[np.float32],
     added += ring[flat]
     ring[flat] = added
     return labels, new_amounts, newest
+
+
+def _rain_into(bucket_start: npt.NDArray[np.floating[Any]], bucket_s: F64 | float,
+               start: F64, end: F64, rate: F64) -> F64:
+    """Rain each row's span [start, end) puts into each of its buckets (one per column,
+    starting at `bucket_start`): the overlap in seconds times the row's rate."""
+    added: F64 = np.minimum(end[:, np.newaxis], bucket_start + bucket_s)
+    added -= np.maximum(start[:, np.newaxis], bucket_start)
+    np.maximum(added, 0.0, out=added)
+    added *= rate[:, np.newaxis]
+    return added
 
 
 @functools.cache
