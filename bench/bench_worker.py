@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -132,26 +131,32 @@ def worker_process(settings: Settings, network: Network) -> subprocess.Popen[byt
                             stdout=subprocess.DEVNULL)
 
 
-def level_changes(network: Network, t0: datetime) -> Callable[[int], tuple[bytes, bytes]]:
-    """The i-th paced reading (key, value): the gauges in turn, every reading of a gauge
-    a level change (above Siaga 1, then below Siaga 3), 10 minutes of event time apart."""
-    gauges = [(s.id, s.bounds) for s in network.stations if s.bounds is not None]
+class LevelChanges:
+    """The paced readings: the gauges in turn, every reading of a gauge a level change
+    (above Siaga 1, then below Siaga 3), 10 minutes of event time apart. Called with
+    i, the i-th reading as a record (key, value), for the gateway and the baseline hop."""
 
-    def reading(i: int) -> tuple[bytes, bytes]:
-        station_id, bounds = gauges[i % len(gauges)]
-        round_ = i // len(gauges)
-        value = bounds.siaga1_cm + 10 if round_ % 2 == 0 else bounds.siaga3_cm - 30
-        at = t0 + timedelta(minutes=10 * round_)
+    def __init__(self, network: Network, t0: datetime) -> None:
+        self.t0 = t0
+        self.gauges = [(s.id, s.bounds.siaga1_cm + 10, s.bounds.siaga3_cm - 30)
+                       for s in network.stations if s.bounds is not None]
+
+    def reading(self, i: int) -> tuple[str, datetime, float]:
+        """The i-th reading's station, event time and level in cm."""
+        station_id, high_cm, low_cm = self.gauges[i % len(self.gauges)]
+        round_ = i // len(self.gauges)
+        return (station_id, self.t0 + timedelta(minutes=10 * round_),
+                high_cm if round_ % 2 == 0 else low_cm)
+
+    def __call__(self, i: int) -> tuple[bytes, bytes]:
+        station_id, at, value = self.reading(i)
         body = {"station_id": station_id, "observed_at": at.isoformat(),
                 "kind": "water_level", "value": value, "unit": "cm"}
         return station_id.encode(), json.dumps(body).encode()
 
-    return reading
-
 
 async def paced_latency(settings: Settings, network: Network, rate: float, seconds: float
                         ) -> tuple[list[float], int]:
-    gauges = [s for s in network.stations if s.bounds is not None]
     process = worker_process(settings, network)
     try:
         received: list[tuple[float, bytes]] = []
@@ -163,30 +168,25 @@ async def paced_latency(settings: Settings, network: Network, rate: float, secon
         producer = kafka.producer(settings, linger_ms=settings.worker_linger_ms)
         await producer.start()
         t0 = datetime.now(UTC) - timedelta(days=30)
-        # warm up until the worker has joined and answers: measure the steady state
-        warm = gauges[0]
-        bounds = warm.bounds
+        # warm up until the worker has joined and answers: measure the steady state.
+        # The first gauge's level changes, before t0 (300 of them span 50 h)
+        warm_up = LevelChanges(network, t0 - timedelta(days=3))
         for k in range(300):
-            if received or bounds is None:
+            if received:
                 break
-            body = {"station_id": warm.id, "kind": "water_level", "unit": "cm",
-                    "observed_at": (t0 - timedelta(days=1, minutes=300 - k)).isoformat(),
-                    "value": bounds.siaga1_cm + 10 if k % 2 == 0 else bounds.siaga3_cm - 30}
-            await producer.send_and_wait(settings.readings_topic, json.dumps(body).encode(),
-                                         key=warm.id.encode())
+            warm_key, warm_value = warm_up(k * len(warm_up.gauges))
+            await producer.send_and_wait(settings.readings_topic, warm_value, key=warm_key)
             await asyncio.sleep(0.1)
         received.clear()
         sent: dict[tuple[str, str], float] = {}
         interval = 1.0 / rate
         start = time.perf_counter()
         i = 0
-        reading = level_changes(network, t0)
+        changes = LevelChanges(network, t0)
         while time.perf_counter() - start < seconds:
-            station_key, value = reading(i)
-            body = json.loads(value)
-            sent[(body["station_id"],
-                  datetime.fromisoformat(body["observed_at"]).astimezone(UTC).isoformat())
-                 ] = time.perf_counter()
+            station_id, at, _ = changes.reading(i)
+            station_key, value = changes(i)
+            sent[(station_id, at.astimezone(UTC).isoformat())] = time.perf_counter()
             await producer.send(settings.readings_topic, value, key=station_key)
             i += 1
             delay = start + i * interval - time.perf_counter()
@@ -272,7 +272,7 @@ async def main() -> None:
         # same JSON): one hop of this traffic, not of a few bytes a record
         hop = await one_hop(paced.model_copy(update={"kafka_linger_ms": paced.worker_linger_ms}),
                             args.rate, args.seconds,
-                            level_changes(network, datetime.now(UTC) - timedelta(days=60)))
+                            LevelChanges(network, datetime.now(UTC) - timedelta(days=60)))
         e2e, sent = await paced_latency(paced, network, args.rate, args.seconds)
 
     throughput = worker["per_s"]
