@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 _FRACTION_OF_NORMAL_INTERVAL = {4: 1.0, 3: 0.5, 2: 0.25, 1: 1.0 / 12.0}
 # the same by level as an index (0 is no level)
-_FRACTION_BY_LEVEL = np.array([np.nan, 1.0 / 12.0, 0.25, 0.5, 1.0])
+_FRACTION_BY_LEVEL = np.array([np.nan, *(_FRACTION_OF_NORMAL_INTERVAL[k] for k in (1, 2, 3, 4))])
 
 
 def expected_interval_s(normal_interval_s: int, level: int) -> float:
