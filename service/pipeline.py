@@ -112,7 +112,8 @@ class Pipeline:
         alerts are issued at their evidence's event time and no reading is "in the future"."""
         result = BatchResult()
         decoded = self.decoder.decode(list(map(_VALUE, records)), now)
-        if self.registry is not None:
+        # a direct Kafka writer names no gateway: then there is no scope to check
+        if self.registry is not None and any(map(_HEADERS, records)):
             decoded = out_of_scope(decoded, list(map(_HEADERS, records)), self.table.ids,
                                    self.registry)
         result.dead_letters = [DeadLetter(records[i], reason)

@@ -6,13 +6,13 @@ an accepted reading (station index, event time in epoch seconds, value in
 canonical units, rainfall interval) or the reason it is refused.
 
 Two paths, one verdict. The fast path decodes the whole batch in one call
-(msgspec, in C, against a struct mirroring `ReadingIn`) and checks the rest of
-the contract on arrays. Any record it does not accept goes through the
-reference path, `validate.decode_record` (pydantic, the same code HTTP ingest
-uses), which alone decides what is refused and in what words. The fast path is
-only ever stricter than the reference path, never more lenient; a property
-test holds it to that. Deliberately not here: grading, and the gateway scope
-(its own stage, on the decoded station).
+(msgspec, in C, against two structs mirroring `ReadingIn`, one per kind, told
+apart by `kind`) and checks the rest of the contract on arrays. Any record it
+does not accept goes through the reference path, `validate.decode_record`
+(pydantic, the same code HTTP ingest uses), which alone decides what is refused
+and in what words. The fast path is only ever stricter than the reference path,
+never more lenient; a property test holds it to that. Deliberately not here:
+grading, and the gateway scope (its own stage, on the decoded station).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import repeat
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, TypeAlias
 
 import msgspec
 import numpy as np
@@ -34,30 +34,36 @@ from service.stages.validate import MAX_RECORD_BYTES, Rejection, decode_record
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
-_KIND_CODES = {"water_level": 0, "rainfall": 1}
-# unit code → the kind code it fits, and the factor to canonical units
-_UNIT_CODES = {"cm": 0, "m": 1, "mm": 2}
-_UNIT_KIND = np.array([0, 0, 1], dtype=np.int8)
-_UNIT_FACTOR = np.array([1.0, 100.0, 1.0])
-
-
-class _FastReading(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """`ReadingIn` for the fast path. `observed_at` stays a string: a batch holds few
-    distinct times, each parsed once; the station id is checked by lookup."""
+class _WaterLevel(msgspec.Struct, tag_field="kind", tag="water_level",
+                  forbid_unknown_fields=True, gc=False):
+    """A water-level `ReadingIn` for the fast path. The kind is the tag of a union, so
+    msgspec itself checks that unit and interval fit the kind. `observed_at` stays a
+    string: a batch holds few distinct times, each parsed once; the station id is
+    checked by lookup."""
 
     station_id: str
     observed_at: str
-    kind: Literal["water_level", "rainfall"]
     value: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)]
-    unit: Literal["cm", "m", "mm"]
-    interval_s: Annotated[int, msgspec.Meta(gt=0, le=86_400 * 31)] | None = None
+    unit: Literal["cm", "m"]
+    # not a field: an `interval_s` in a water level (even null) is left to the reference
+    interval_s: ClassVar[int] = 0
 
 
+class _Rainfall(msgspec.Struct, tag_field="kind", tag="rainfall",
+                forbid_unknown_fields=True, gc=False):
+    station_id: str
+    observed_at: str
+    value: Annotated[float, msgspec.Meta(ge=-1e6, le=1e6)]
+    unit: Literal["mm"]
+    interval_s: Annotated[int, msgspec.Meta(gt=0, le=86_400 * 31)]
+
+
+_FastReading: TypeAlias = _WaterLevel | _Rainfall
 _ONE = msgspec.json.Decoder(_FastReading)
 # RFC 3339 with a zone offset: a subset of what pydantic's AwareDatetime accepts
 _AWARE = msgspec.json.Decoder(Annotated[datetime, msgspec.Meta(tz=True)])
 # stands in for a record the fast path could not decode: no station has this id
-_UNDECODED = _FastReading("", "", "water_level", 0.0, "cm")
+_UNDECODED = _WaterLevel("", "", 0.0, "cm")
 
 
 @dataclass(slots=True)
@@ -89,7 +95,7 @@ class BatchDecoder:
         self.network = network
         self.table = table
         self.max_future_skew = max_future_skew
-        self._kind_of_station = table.is_rain.astype(np.int8)
+        self._rain_station = table.is_rain
 
     def decode(self, values: Sequence[bytes | None], now: datetime | None) -> DecodedBatch:
         n = len(values)
@@ -105,19 +111,15 @@ class BatchDecoder:
         epoch = {text: _epoch_s(text) for text in set(texts)}
         t = np.fromiter(map(epoch.__getitem__, texts), np.float64, n)
         value = np.fromiter([r.value for r in parsed], np.float64, n)
-        kind = np.fromiter(map(_KIND_CODES.__getitem__, [r.kind for r in parsed]), np.int8, n)
-        unit = np.fromiter(map(_UNIT_CODES.__getitem__, [r.unit for r in parsed]), np.int8, n)
-        unit_kind, factor = _UNIT_KIND[unit], _UNIT_FACTOR[unit]
-        interval = np.array([r.interval_s for r in parsed], dtype=np.float64)  # None → NaN
-        has_interval = ~np.isnan(interval)
-        interval[~has_interval] = 0.0
+        interval = np.fromiter([r.interval_s for r in parsed], np.float64, n)  # 0: a level
+        units = [r.unit for r in parsed]
+        if "m" in units:
+            value[np.array(units) == "m"] *= 100.0
 
-        known = (stations >= 0) & ~np.isnan(t)
-        ok = known & (unit_kind == kind) & (has_interval == (kind == 1))
-        ok[known] &= self._kind_of_station[stations[known]] == kind[known]
+        ok = (stations >= 0) & ~np.isnan(t)
+        ok[ok] &= self._rain_station[stations[ok]] == (interval[ok] > 0)
         if now is not None:
             ok &= ~(t - now.timestamp() > self.max_future_skew.total_seconds())
-        value *= factor
         rejected: list[tuple[int, str]] = []
         for i in np.flatnonzero(~ok).tolist():
             checked = decode_record(values[i], self.network, now, self.max_future_skew)

@@ -156,3 +156,27 @@ def test_a_number_sent_as_a_string_is_accepted_as_the_api_accepts_it() -> None:
     value = json.dumps({**_base(False), "value": "1.5"}).encode()
     decoded = BatchDecoder(NETWORK, TABLE, SKEW).decode([value], None)
     assert decoded.values.tolist() == [150.0] and not decoded.rejected
+
+
+def test_a_repeated_key_is_read_as_the_api_reads_it() -> None:
+    # the kind chooses the fast path's struct; a second `kind` must not let a reading
+    # through as one kind and be graded as the other
+    level, rain = _base(False), _base(True)
+    head = '{"station_id": "katulampa", "observed_at": "2025-03-02T20:00:00+07:00", '
+    values: list[bytes | None] = [
+        (head + '"kind": "rainfall", "value": 1.0, "unit": "cm", "kind": "water_level"}').encode(),
+        (head + '"kind": "water_level", "value": 1.0, "unit": "mm", "interval_s": 300, '
+         '"kind": "rainfall"}').encode(),
+        (head[:-2] + ', "station_id": "arg-citeko", "kind": "rainfall", "value": 4.5, '
+         '"unit": "mm", "interval_s": 300}').encode(),
+        json.dumps({**level, "interval_s": None}).encode(),
+        json.dumps({**rain, "interval_s": None}).encode(),
+    ]
+    decoded = BatchDecoder(NETWORK, TABLE, SKEW).decode(values, None)
+    rows, rejected = reference(values, None)
+    assert columns(decoded) == rows
+    assert sorted(decoded.rejected) == rejected
+    # the API takes the last of a repeated key: a water level, a rejected rainfall at
+    # a river gauge, a rainfall at Citeko, and a level whose interval is null
+    assert [i for i, *_ in rows] == [0, 2, 3]
+    assert [i for i, _ in rejected] == [1, 4]
