@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     kafka_bootstrap: str | None = None
     topic_prefix: str = Field(default="siaga", pattern=r"^[A-Za-z0-9._-]+$")
     readings_partitions: int = Field(default=6, ge=1)
-    alerts_partitions: int = Field(default=3, ge=1)
+    # alerts are few: one partition keeps them in one order for every reader, and the
+    # worker's producer then fills one batch of them per linger, not one per partition
+    # (reading → alert p99 on the embedded broker: bench/bench_worker.py, README)
+    alerts_partitions: int = Field(default=1, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     # None = auto: on for an external Kafka, off for the embedded broker (it has none).
     kafka_idempotence: bool | None = None
