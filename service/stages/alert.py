@@ -11,7 +11,6 @@ the alerts back (`IssuedAlert.model()` does that for tests and tools).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
@@ -25,8 +24,10 @@ from schemas import Alert, Network
 _ENCODE = msgspec.json.Encoder().encode
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedAlert:
+# a Struct, not a frozen dataclass: as immutable and comparable, built in a ninth of the
+# time (a frozen dataclass sets each field through object.__setattr__: 0.35 µs an alert);
+# gc=False as it only ever holds strings and bytes, which cannot form a cycle
+class IssuedAlert(msgspec.Struct, frozen=True, gc=False):
     """One alert as the worker produces it: the Alert contract as JSON bytes, and the
     region and basin it is keyed by on `siaga.alerts` and `siaga.station-events`."""
 
