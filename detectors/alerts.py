@@ -58,7 +58,12 @@ _RAIN_TEXT: dict[str, tuple[str, str]] = {
 def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
              observed_at: datetime) -> str:
     """Deterministic id: the same evidence always gives the same id."""
-    at = _compact_utc(observed_at)
+    return _alert_id(station_id, region_id, kind, discriminator, _compact_utc(observed_at))
+
+
+def _alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
+              at: str) -> str:
+    """`alert_id` with the time already in its compact UTC form (`_moment` gives it)."""
     digest = hashlib.sha256(
         f"{station_id}|{region_id}|{kind}|{discriminator}|{at}".encode()
     ).hexdigest()
@@ -67,6 +72,10 @@ def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | in
 
 @lru_cache(maxsize=4096)  # a batch's alerts share a few report times
 def _compact_utc(at: datetime) -> str:
+    return _format_compact_utc(at)
+
+
+def _format_compact_utc(at: datetime) -> str:
     """`at` as %Y%m%dT%H%M%SZ in UTC; formatted by hand, strftime was a third of an alert."""
     u = at.astimezone(UTC)
     if u.year < 1000:
@@ -75,10 +84,18 @@ def _compact_utc(at: datetime) -> str:
 
 
 def local_time(epoch_s: float, region: Region) -> datetime:
-    return _local_time(epoch_s, region.utc_offset_h)
+    return _moment(epoch_s, region.utc_offset_h)[0]
 
 
+# an alert needs its time twice, as the local time it shows and as its id's stamp: one
+# lookup by epoch time gives both (a batch's alerts share a few report times)
 @lru_cache(maxsize=4096)
+def _moment(epoch_s: float, utc_offset_h: float) -> tuple[datetime, str]:
+    """The local time an alert shows for `epoch_s`, and the UTC stamp its id carries."""
+    at = _local_time(epoch_s, utc_offset_h)
+    return at, _format_compact_utc(at)
+
+
 def _local_time(epoch_s: float, utc_offset_h: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=_zone(utc_offset_h))
 
@@ -102,14 +119,15 @@ def alert_fields(event: DetectorEvent, station: Station, region: Region,
     straight to bytes, as `Alert` would serialise it, without building the model
     (which cost as much as the rest of an alert).
     """
-    at = local_time(event.t, region)
+    offset = region.utc_offset_h
+    at, stamp = _moment(event.t, offset)
     references = []
     if event.ref_discriminator is not None and event.ref_t is not None:
-        references = [alert_id(station.id, region.id, event.kind, event.ref_discriminator,
-                               local_time(event.ref_t, region))]
+        references = [_alert_id(station.id, region.id, event.kind, event.ref_discriminator,
+                                _moment(event.ref_t, offset)[1])]
     headline, instruction, note = _texts(event, station, region)
     return {
-        "id": alert_id(station.id, region.id, event.kind, event.discriminator, at),
+        "id": _alert_id(station.id, region.id, event.kind, event.discriminator, stamp),
         "msg_type": event.msg_type,
         "references": references,
         "station_id": station.id,
@@ -127,7 +145,9 @@ def alert_fields(event: DetectorEvent, station: Station, region: Region,
         "unit": None if event.value is None else "mm" if event.kind == "rainfall" else "cm",
         "certainty": "likely" if event.kind == "rising" else "observed",
         "eta_from": None,
-        "eta_to": local_time(event.eta_t, region) if event.eta_t is not None else None,
+        # not cached: every projection is a time of its own, which would only push the
+        # report times out of the cache
+        "eta_to": None if event.eta_t is None else _local_time(event.eta_t, offset),
         "headline": headline,
         "instruction": instruction,
         "note": note,
