@@ -15,13 +15,17 @@ from datetime import datetime
 
 import msgspec
 
-from detectors import DetectorEvent, StationTable, alert_fields, local_time
+from detectors import ALERT_FIELDS, DetectorEvent, StationTable, alert_values, local_time
 from schemas import Alert, Network
 
-# the fields come from `alert_fields`, in the contract's order: encoding them is a
+# the values come from `alert_values`, in the contract's order: encoding them is a
 # fifth of validating an `Alert` and serialising it (a property test holds the two
 # to the same alert)
 _ENCODE = msgspec.json.Encoder().encode
+# the contract's fields as a Struct, so that msgspec writes the values under their
+# names without a dict being built for them; gc=False as an alert's values are never
+# part of a cycle
+_AlertFields = msgspec.defstruct("AlertFields", ALERT_FIELDS, gc=False)
 
 
 # a Struct, not a frozen dataclass: as immutable and comparable, built in a ninth of the
@@ -51,6 +55,7 @@ def alerts_for_events(events: Iterable[DetectorEvent], network: Network, table: 
         station = stations[table.ids[event.station]]
         region = regions[station.region_id]
         at = issued_at if issued_at is not None else local_time(event.t, region)
-        fields = alert_fields(event, station, region, at)
-        alerts.append(IssuedAlert(fields["id"], region.id, station.basin, _ENCODE(fields)))
+        values = alert_values(event, station, region, at)
+        alerts.append(IssuedAlert(values[0], region.id, station.basin,
+                                  _ENCODE(_AlertFields(*values))))
     return alerts
