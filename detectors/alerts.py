@@ -133,35 +133,39 @@ def alert_values(event: DetectorEvent, station: Station, region: Region,
     A tuple rather than a dict because the worker encodes the values into the
     contract's fields without a dict: building 30 keys was a tenth of an alert.
     """
-    offset = region.utc_offset_h
-    at, stamp = _moment(event.t, offset)
+    kind = event.kind
+    level = event.level
+    value = event.value
+    station_id = station.id
+    region_id = region.id
+    at, stamp = _moment(event.t, region.utc_offset_h)
     references = []
     if event.ref_discriminator is not None and event.ref_t is not None:
-        references = [_alert_id(station.id, region.id, event.kind, event.ref_discriminator,
-                                _moment(event.ref_t, offset)[1])]
+        references = [_alert_id(station_id, region_id, kind, event.ref_discriminator,
+                                _moment(event.ref_t, region.utc_offset_h)[1])]
     headline, instruction, note = _texts(event, station, region)
     return (
-        _alert_id(station.id, region.id, event.kind, event.discriminator, stamp),  # id
+        _alert_id(station_id, region_id, kind, event.discriminator, stamp),  # id
         event.msg_type,  # msg_type
         references,  # references
-        station.id,  # station_id
+        station_id,  # station_id
         station.name,  # station_name
         station.basin,  # basin
         station.river,  # river
-        region.id,  # region_id
-        event.level,  # level
-        LEVEL_NAMES[event.level],  # level_name
+        region_id,  # region_id
+        level,  # level
+        LEVEL_NAMES[level],  # level_name
         event.previous_level,  # previous_level
-        event.kind,  # kind
+        kind,  # kind
         at,  # observed_at
         issued_at,  # issued_at
-        event.value,  # value
-        None if event.value is None else "mm" if event.kind == "rainfall" else "cm",  # unit
-        "likely" if event.kind == "rising" else "observed",  # certainty
+        value,  # value
+        None if value is None else "mm" if kind == "rainfall" else "cm",  # unit
+        "likely" if kind == "rising" else "observed",  # certainty
         None,  # eta_from
-        # eta_to, not cached: every projection is a time of its own, which would only
-        # push the report times out of the cache
-        None if event.eta_t is None else _local_time(event.eta_t, offset),
+        # eta_to, in the observed time's zone; not cached: every projection is a time of
+        # its own, which would only push the report times out of the cache
+        None if event.eta_t is None else datetime.fromtimestamp(event.eta_t, at.tzinfo),
         headline,  # headline
         instruction,  # instruction
         note,  # note
