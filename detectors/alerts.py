@@ -126,8 +126,10 @@ def alert_fields(event: DetectorEvent, station: Station, region: Region,
 
 
 def alert_values(event: DetectorEvent, station: Station, region: Region,
-                 issued_at: datetime) -> tuple[Any, ...]:
+                 issued_at: datetime | None) -> tuple[Any, ...]:
     """`alert_fields`' values alone, one for each of `ALERT_FIELDS`, in its order.
+
+    `issued_at=None` (replaying history): issued at the evidence's time.
 
     What an alert says is decided here, for `alert_fields` and `build_alert` too.
     A tuple rather than a dict because the worker encodes the values into the
@@ -158,7 +160,7 @@ def alert_values(event: DetectorEvent, station: Station, region: Region,
         event.previous_level,  # previous_level
         kind,  # kind
         at,  # observed_at
-        issued_at,  # issued_at
+        at if issued_at is None else issued_at,  # issued_at
         value,  # value
         None if value is None else "mm" if kind == "rainfall" else "cm",  # unit
         "likely" if kind == "rising" else "observed",  # certainty

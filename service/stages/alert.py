@@ -15,7 +15,7 @@ from datetime import datetime
 
 import msgspec
 
-from detectors import ALERT_FIELDS, DetectorEvent, StationTable, alert_values, local_time
+from detectors import ALERT_FIELDS, DetectorEvent, StationTable, alert_values
 from schemas import Alert, Network
 
 # the values come from `alert_values`, in the contract's order: encoding them is a
@@ -59,8 +59,7 @@ def alerts_for_events(events: Iterable[DetectorEvent], network: Network, table: 
     for event in events:
         station = stations[ids[event.station]]
         region = regions[station.region_id]
-        at = issued_at if issued_at is not None else local_time(event.t, region)
-        values = alert_values(event, station, region, at)
+        values = alert_values(event, station, region, issued_at)
         encode_into(_AlertFields(*values), buffer)
         alerts.append(IssuedAlert(values[0], region.id, station.basin, bytes(buffer)))
     return alerts
