@@ -210,13 +210,15 @@ def _texts(event: DetectorEvent, station: Station, region: Region
                      "en": f"Rise at {name} has slowed: {value}"},
                     _INSTRUCTION_FIELDS[event.previous_level or 4], None)
         minutes = 0 if event.eta_t is None else max(0, round((event.eta_t - event.t) / 60))
-        rate = f"{event.rate_cm_per_h or 0:.0f} cm/jam"
+        rate = f"{event.rate_cm_per_h or 0:.0f}"
+        level = event.level
+        level_name = LEVEL_NAMES[level]
         return ({
-            "id": f"{name} naik {rate}: Siaga {event.level} ({LEVEL_NAMES[event.level]}) "
+            "id": f"{name} naik {rate} cm/jam: Siaga {level} ({level_name}) "
                   f"dalam ±{minutes} menit ({value})",
-            "en": f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
-                  f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"},
-            _INSTRUCTION_FIELDS[event.level], None)
+            "en": f"{name} rising {rate} cm/h: level {level} ({level_name}) "
+                  f"in about {minutes} min ({value})"},
+            _INSTRUCTION_FIELDS[level], None)
     if event.kind == "rainfall":
         window = f"{event.rain_window_h:g}"
         if event.msg_type == "cancel":
