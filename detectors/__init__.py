@@ -14,7 +14,14 @@ same order always give the same events, so replaying history is a test.
 The engine works on whole batches of stations at once with numpy.
 """
 
-from detectors.alerts import alert_fields, alert_id, build_alert, local_time
+from detectors.alerts import (
+    ALERT_FIELDS,
+    alert_fields,
+    alert_id,
+    alert_values,
+    build_alert,
+    local_time,
+)
 from detectors.config import DetectorSettings, StationTable
 from detectors.engine import BatchVerdict, DetectorEngine
 from detectors.events import FAULTS, QUALITY, DetectorEvent
@@ -23,6 +30,7 @@ from detectors.state import export_station, import_station, state_bytes_per_stat
 from detectors.threshold import BoundaryRule, grade_level, grade_levels, hysteresis_step
 
 __all__ = [
+    "ALERT_FIELDS",
     "FAULTS",
     "QUALITY",
     "BatchVerdict",
@@ -33,6 +41,7 @@ __all__ = [
     "StationTable",
     "alert_fields",
     "alert_id",
+    "alert_values",
     "build_alert",
     "expected_interval_s",
     "export_station",

@@ -58,7 +58,12 @@ _RAIN_TEXT: dict[str, tuple[str, str]] = {
 def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
              observed_at: datetime) -> str:
     """Deterministic id: the same evidence always gives the same id."""
-    at = _compact_utc(observed_at)
+    return _alert_id(station_id, region_id, kind, discriminator, _compact_utc(observed_at))
+
+
+def _alert_id(station_id: str, region_id: str, kind: str, discriminator: str | int,
+              at: str) -> str:
+    """`alert_id` with the time already in its compact UTC form (`_moment` gives it)."""
     digest = hashlib.sha256(
         f"{station_id}|{region_id}|{kind}|{discriminator}|{at}".encode()
     ).hexdigest()
@@ -67,6 +72,10 @@ def alert_id(station_id: str, region_id: str, kind: str, discriminator: str | in
 
 @lru_cache(maxsize=4096)  # a batch's alerts share a few report times
 def _compact_utc(at: datetime) -> str:
+    return _format_compact_utc(at)
+
+
+def _format_compact_utc(at: datetime) -> str:
     """`at` as %Y%m%dT%H%M%SZ in UTC; formatted by hand, strftime was a third of an alert."""
     u = at.astimezone(UTC)
     if u.year < 1000:
@@ -75,10 +84,18 @@ def _compact_utc(at: datetime) -> str:
 
 
 def local_time(epoch_s: float, region: Region) -> datetime:
-    return _local_time(epoch_s, region.utc_offset_h)
+    return _moment(epoch_s, region.utc_offset_h)[0]
 
 
+# an alert needs its time twice, as the local time it shows and as its id's stamp: one
+# lookup by epoch time gives both (a batch's alerts share a few report times)
 @lru_cache(maxsize=4096)
+def _moment(epoch_s: float, utc_offset_h: float) -> tuple[datetime, str]:
+    """The local time an alert shows for `epoch_s`, and the UTC stamp its id carries."""
+    at = _local_time(epoch_s, utc_offset_h)
+    return at, _format_compact_utc(at)
+
+
 def _local_time(epoch_s: float, utc_offset_h: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, tz=_zone(utc_offset_h))
 
@@ -94,6 +111,9 @@ def build_alert(event: DetectorEvent, station: Station, region: Region,
     return Alert(**alert_fields(event, station, region, issued_at))
 
 
+ALERT_FIELDS: tuple[str, ...] = tuple(Alert.model_fields)  # the contract's fields, in order
+
+
 def alert_fields(event: DetectorEvent, station: Station, region: Region,
                  issued_at: datetime) -> dict[str, Any]:
     """`build_alert`'s alert as plain values, every field of the contract in its order.
@@ -102,44 +122,64 @@ def alert_fields(event: DetectorEvent, station: Station, region: Region,
     straight to bytes, as `Alert` would serialise it, without building the model
     (which cost as much as the rest of an alert).
     """
-    at = local_time(event.t, region)
+    return dict(zip(ALERT_FIELDS, alert_values(event, station, region, issued_at), strict=True))
+
+
+def alert_values(event: DetectorEvent, station: Station, region: Region,
+                 issued_at: datetime | None) -> tuple[Any, ...]:
+    """`alert_fields`' values alone, one for each of `ALERT_FIELDS`, in its order.
+
+    `issued_at=None` (replaying history): issued at the evidence's time.
+
+    What an alert says is decided here, for `alert_fields` and `build_alert` too.
+    A tuple rather than a dict because the worker encodes the values into the
+    contract's fields without a dict: building 30 keys was a tenth of an alert.
+    """
+    kind = event.kind
+    level = event.level
+    value = event.value
+    station_id = station.id
+    region_id = region.id
+    at, stamp = _moment(event.t, region.utc_offset_h)
     references = []
     if event.ref_discriminator is not None and event.ref_t is not None:
-        references = [alert_id(station.id, region.id, event.kind, event.ref_discriminator,
-                               local_time(event.ref_t, region))]
+        references = [_alert_id(station_id, region_id, kind, event.ref_discriminator,
+                                _moment(event.ref_t, region.utc_offset_h)[1])]
     headline, instruction, note = _texts(event, station, region)
-    return {
-        "id": alert_id(station.id, region.id, event.kind, event.discriminator, at),
-        "msg_type": event.msg_type,
-        "references": references,
-        "station_id": station.id,
-        "station_name": station.name,
-        "basin": station.basin,
-        "river": station.river,
-        "region_id": region.id,
-        "level": event.level,
-        "level_name": LEVEL_NAMES[event.level],
-        "previous_level": event.previous_level,
-        "kind": event.kind,
-        "observed_at": at,
-        "issued_at": issued_at,
-        "value": event.value,
-        "unit": None if event.value is None else "mm" if event.kind == "rainfall" else "cm",
-        "certainty": "likely" if event.kind == "rising" else "observed",
-        "eta_from": None,
-        "eta_to": local_time(event.eta_t, region) if event.eta_t is not None else None,
-        "headline": headline,
-        "instruction": instruction,
-        "note": note,
-        "rate_cm_per_h": event.rate_cm_per_h,
-        "rain_window_h": event.rain_window_h,
-        "rain_category": event.rain_category,
-        "fault": event.fault,
-        "upstream_station_id": None,
-        "upstream_station_name": None,
-        "expected_level": None,
-        "reminder": 0,
-    }
+    return (
+        _alert_id(station_id, region_id, kind, event.discriminator, stamp),  # id
+        event.msg_type,  # msg_type
+        references,  # references
+        station_id,  # station_id
+        station.name,  # station_name
+        station.basin,  # basin
+        station.river,  # river
+        region_id,  # region_id
+        level,  # level
+        LEVEL_NAMES[level],  # level_name
+        event.previous_level,  # previous_level
+        kind,  # kind
+        at,  # observed_at
+        at if issued_at is None else issued_at,  # issued_at
+        value,  # value
+        None if value is None else "mm" if kind == "rainfall" else "cm",  # unit
+        "likely" if kind == "rising" else "observed",  # certainty
+        None,  # eta_from
+        # eta_to, in the observed time's zone; not cached: every projection is a time of
+        # its own, which would only push the report times out of the cache
+        None if event.eta_t is None else datetime.fromtimestamp(event.eta_t, at.tzinfo),
+        headline,  # headline
+        instruction,  # instruction
+        note,  # note
+        event.rate_cm_per_h,  # rate_cm_per_h
+        event.rain_window_h,  # rain_window_h
+        event.rain_category,  # rain_category
+        event.fault,  # fault
+        None,  # upstream_station_id
+        None,  # upstream_station_name
+        None,  # expected_level
+        0,  # reminder
+    )
 
 
 Text = dict[str, str]  # a LocalizedText's fields: {"id": ..., "en": ...}
@@ -170,13 +210,15 @@ def _texts(event: DetectorEvent, station: Station, region: Region
                      "en": f"Rise at {name} has slowed: {value}"},
                     _INSTRUCTION_FIELDS[event.previous_level or 4], None)
         minutes = 0 if event.eta_t is None else max(0, round((event.eta_t - event.t) / 60))
-        rate = f"{event.rate_cm_per_h or 0:.0f} cm/jam"
+        rate = f"{event.rate_cm_per_h or 0:.0f}"
+        level = event.level
+        level_name = LEVEL_NAMES[level]
         return ({
-            "id": f"{name} naik {rate}: Siaga {event.level} ({LEVEL_NAMES[event.level]}) "
+            "id": f"{name} naik {rate} cm/jam: Siaga {level} ({level_name}) "
                   f"dalam ±{minutes} menit ({value})",
-            "en": f"{name} rising {rate.replace('jam', 'h')}: level {event.level} "
-                  f"({LEVEL_NAMES[event.level]}) in about {minutes} min ({value})"},
-            _INSTRUCTION_FIELDS[event.level], None)
+            "en": f"{name} rising {rate} cm/h: level {level} ({level_name}) "
+                  f"in about {minutes} min ({value})"},
+            _INSTRUCTION_FIELDS[level], None)
     if event.kind == "rainfall":
         window = f"{event.rain_window_h:g}"
         if event.msg_type == "cancel":

@@ -11,22 +11,27 @@ the alerts back (`IssuedAlert.model()` does that for tests and tools).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
 import msgspec
 
-from detectors import DetectorEvent, StationTable, alert_fields, local_time
+from detectors import ALERT_FIELDS, DetectorEvent, StationTable, alert_values
 from schemas import Alert, Network
 
-# the fields come from `alert_fields`, in the contract's order: encoding them is a
+# the values come from `alert_values`, in the contract's order: encoding them is a
 # fifth of validating an `Alert` and serialising it (a property test holds the two
 # to the same alert)
-_ENCODE = msgspec.json.Encoder().encode
+_ENCODER = msgspec.json.Encoder()
+# the contract's fields as a Struct, so that msgspec writes the values under their
+# names without a dict being built for them; gc=False as an alert's values are never
+# part of a cycle
+_AlertFields = msgspec.defstruct("AlertFields", ALERT_FIELDS, gc=False)
 
 
-@dataclass(frozen=True, slots=True)
-class IssuedAlert:
+# a Struct, not a frozen dataclass: as immutable and comparable, built in a ninth of the
+# time (a frozen dataclass sets each field through object.__setattr__: 0.35 µs an alert);
+# gc=False as it only ever holds strings and bytes, which cannot form a cycle
+class IssuedAlert(msgspec.Struct, frozen=True, gc=False):
     """One alert as the worker produces it: the Alert contract as JSON bytes, and the
     region and basin it is keyed by on `siaga.alerts` and `siaga.station-events`."""
 
@@ -45,11 +50,16 @@ def alerts_for_events(events: Iterable[DetectorEvent], network: Network, table: 
     """`issued_at=None` (replaying history): each alert is issued at its evidence's time."""
     stations = network.stations_by_id
     regions = network.regions_by_id
+    ids = table.ids
     alerts = []
+    # one buffer for the batch, copied out per alert: an encoder's own starts small and
+    # is grown again for every alert (a sixth of the encoding, measured)
+    buffer = bytearray()
+    encode_into = _ENCODER.encode_into
     for event in events:
-        station = stations[table.ids[event.station]]
+        station = stations[ids[event.station]]
         region = regions[station.region_id]
-        at = issued_at if issued_at is not None else local_time(event.t, region)
-        fields = alert_fields(event, station, region, at)
-        alerts.append(IssuedAlert(fields["id"], region.id, station.basin, _ENCODE(fields)))
+        values = alert_values(event, station, region, issued_at)
+        encode_into(_AlertFields(*values), buffer)
+        alerts.append(IssuedAlert(values[0], region.id, station.basin, bytes(buffer)))
     return alerts

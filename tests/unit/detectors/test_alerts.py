@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from detectors import DetectorEvent, alert_id, build_alert
-from schemas import Network
+from detectors import DetectorEvent, alert_fields, alert_id, build_alert
+from detectors.alerts import INSTRUCTIONS
+from schemas import Alert, Network
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2025, 3, 3, 1, 0, tzinfo=WIB).timestamp()
@@ -64,3 +65,51 @@ def test_rising_rainfall_and_sensor_texts(network: Network) -> None:
     assert "glitch" in glitch.headline.en and glitch.fault == "spike"
     assert glitch.references == [alert_id("depok", "kota-depok", "sensor", "spike",
                                           datetime.fromtimestamp(T0 - 3600, UTC))]
+
+
+def test_every_field_holds_what_its_name_says(network: Network) -> None:
+    # `alert_values` gives the fields by position: every one is pinned here to where it
+    # comes from, with distinct values, so that two cannot trade places unnoticed (the
+    # stage's property test holds the encoding to the model, both made from the values)
+    depok = network.stations_by_id["depok"]
+    region = network.regions_by_id["kota-depok"]
+    event = DetectorEvent("rising", "update", 1, 2, 3, T0, 320.5, ref_discriminator="3",
+                          ref_t=T0 - 3600, fault="stale", eta_t=T0 + 1800, rate_cm_per_h=61.0,
+                          rain_window_h=24.0, rain_category="heavy")
+    at = datetime.fromtimestamp(T0, WIB)
+    fields = alert_fields(event, depok, region, ISSUED)
+    assert fields == {
+        "id": alert_id("depok", "kota-depok", "rising", "2", at),
+        "msg_type": "update",
+        "references": [alert_id("depok", "kota-depok", "rising", "3",
+                                datetime.fromtimestamp(T0 - 3600, WIB))],
+        "station_id": "depok",
+        "station_name": "Pos Depok",
+        "basin": "ciliwung",
+        "river": "Ciliwung",
+        "region_id": "kota-depok",
+        "level": 2,
+        "level_name": "Siaga",
+        "previous_level": 3,
+        "kind": "rising",
+        "observed_at": at,
+        "issued_at": ISSUED,
+        "value": 320.5,
+        "unit": "cm",
+        "certainty": "likely",
+        "eta_from": None,
+        "eta_to": datetime.fromtimestamp(T0 + 1800, WIB),
+        "headline": {"id": "Pos Depok naik 61 cm/jam: Siaga 2 (Siaga) dalam ±30 menit (320.5 cm)",
+                     "en": "Pos Depok rising 61 cm/h: level 2 (Siaga) in about 30 min (320.5 cm)"},
+        "instruction": INSTRUCTIONS[2].model_dump(),
+        "note": None,
+        "rate_cm_per_h": 61.0,
+        "rain_window_h": 24.0,
+        "rain_category": "heavy",
+        "fault": "stale",
+        "upstream_station_id": None,
+        "upstream_station_name": None,
+        "expected_level": None,
+        "reminder": 0,
+    }
+    assert list(fields) == list(Alert.model_fields)
