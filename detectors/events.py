@@ -6,10 +6,11 @@ into `schemas.Alert` (texts, ids, local times) is `detectors.alerts`.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -75,6 +76,53 @@ class DetectorEvent:
         return str(self.level)
 
 
+class _Unfrozen:
+    """DetectorEvent's slots without its frozen `__setattr__`, see `_event`."""
+
+    __slots__ = DetectorEvent.__slots__
+
+
+def _event(kind: EventKind, msg_type: MsgType, station: int, level: int,
+           previous_level: int | None, t: float, value: float | None,
+           ref_discriminator: str | None = None, ref_t: float | None = None,
+           fault: str | None = None, eta_t: float | None = None,
+           rate_cm_per_h: float | None = None, rain_window_h: float | None = None,
+           rain_category: str | None = None, late_confirmed_t: float | None = None,
+           glitch: bool = False) -> DetectorEvent:
+    """`DetectorEvent(...)` about 5× faster, for the engine's tens of thousands per batch.
+
+    The frozen dataclass's `__init__` pays for one `object.__setattr__` call per field;
+    here the fields are stored into an unfrozen object of the same slots, which then
+    becomes a DetectorEvent (CPython allows the class change between identical slot
+    layouts). The result is an ordinary DetectorEvent: equal, hashed, printed and
+    frozen like one built by its constructor."""
+    e: Any = _Unfrozen()
+    e.kind = kind
+    e.msg_type = msg_type
+    e.station = station
+    e.level = level
+    e.previous_level = previous_level
+    e.t = t
+    e.value = value
+    e.ref_discriminator = ref_discriminator
+    e.ref_t = ref_t
+    e.fault = fault
+    e.eta_t = eta_t
+    e.rate_cm_per_h = rate_cm_per_h
+    e.rain_window_h = rain_window_h
+    e.rain_category = rain_category
+    e.late_confirmed_t = late_confirmed_t
+    e.glitch = glitch
+    e.__class__ = DetectorEvent
+    event: DetectorEvent = e
+    return event
+
+
+# a field added to DetectorEvent but not to `_event` would be left unset: refuse to load
+if list(inspect.signature(_event).parameters) != [f.name for f in fields(DetectorEvent)]:
+    raise TypeError("detectors.events._event must take DetectorEvent's fields, in order")
+
+
 def level_events(f: FieldViews, kind: EventKind, stations: I64, levels: I8, t: F64,
                  values: F64, **extra: Sequence[object]) -> list[DetectorEvent]:
     """Stations' graded levels change: record them in the state and report them.
@@ -92,7 +140,7 @@ def level_events(f: FieldViews, kind: EventKind, stations: I64, levels: I8, t: F
             stations.tolist(), levels.tolist(), t.tolist(), values.tolist(), previous,
             previous_t, strict=True)):
         msg: MsgType = "alert" if was == 4 else ("cancel" if level == 4 else "update")
-        events.append(DetectorEvent(
+        events.append(_event(
             kind, msg, station, level, was, at, value,
             ref_discriminator=None if was == 4 else str(was),
             ref_t=None if was == 4 else was_t,
@@ -112,12 +160,12 @@ def rising_events(f: FieldViews, stations: I64, was: I8, target: I8, levels: I8,
             values.tolist(), f.rising_t[stations].tolist(), rate_cm_per_h.tolist(),
             eta_s.tolist(), strict=True):
         if goal == 0:
-            events.append(DetectorEvent(
+            events.append(_event(
                 "rising", "cancel", station, old, old, at, value,
                 ref_discriminator=str(old), ref_t=ref_t,
                 rate_cm_per_h=rate if math.isfinite(rate) else None))
         else:
-            events.append(DetectorEvent(
+            events.append(_event(
                 "rising", "alert" if old == 0 else "update", station, goal, level, at, value,
                 ref_discriminator=str(old) if old else None, ref_t=ref_t if old else None,
                 eta_t=at + eta, rate_cm_per_h=rate))
@@ -140,7 +188,7 @@ def sensor_events(f: FieldViews, stations: I64, codes: I8, t: F64, values: F64 |
             stations.tolist(), codes.tolist(), t.tolist(), value_all, was_all, level_all,
             was_t_all, glitch_all, strict=True):
         msg: MsgType = "alert" if was == 0 else ("cancel" if code == 0 else "update")
-        events.append(DetectorEvent(
+        events.append(_event(
             "sensor", msg, station, level, level, at, value,
             ref_discriminator=FAULTS[was] if was else None,
             ref_t=was_t if was else None,

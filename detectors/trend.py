@@ -22,22 +22,21 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
     offsets = ring_t - now[:, np.newaxis]  # relative times keep float64 precise
     inside = offsets >= -window_s
     inside &= offsets <= 0  # NaN slots compare False
-    count = inside.sum(axis=1)
+    # summed as bytes: counting a bool array goes through a slower cast to int64
+    count = inside.view(np.int8).sum(axis=1, dtype=np.int8).astype(np.int64)
     safe = np.maximum(count, 1)
     # the sums below must see these full rows, zeros included: numpy sums a row
-    # pairwise, so dropping or moving a term would change the rounding. Zeroed by mask
-    # in place: np.where would copy the rows again.
-    outside = ~inside
-    x = offsets
-    x[outside] = 0.0
-    y = ring_v.astype(np.float64)
-    y[outside] = 0.0
+    # pairwise, so dropping or moving a term would change the rounding. Outside slots
+    # are +0.0 from the start and left alone after: copying and subtracting only inside
+    # is cheaper than zeroing them again by mask after each step.
+    x = np.zeros(offsets.shape)
+    np.copyto(x, offsets, where=inside)
+    y = np.zeros(offsets.shape)
+    np.copyto(y, ring_v, where=inside)
     mean_x = x.sum(axis=1) / safe
     mean_y = y.sum(axis=1) / safe
-    x -= mean_x[:, np.newaxis]
-    x[outside] = 0.0
-    y -= mean_y[:, np.newaxis]
-    y[outside] = 0.0
+    np.subtract(x, mean_x[:, np.newaxis], out=x, where=inside)
+    np.subtract(y, mean_y[:, np.newaxis], out=y, where=inside)
     covariance = np.multiply(x, y, out=y).sum(axis=1)
     var = np.multiply(x, x, out=x).sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
