@@ -32,7 +32,7 @@ from service import kafka
 from service.auth import TokenRegistry
 from service.routing import Router, RouterSettings
 from service.stages.alert import IssuedAlert, alerts_for_events
-from service.stages.decode import BatchDecoder
+from service.stages.decode import BatchDecoder, DecodedBatch
 from service.stages.detect import Suspect, detect
 from service.stages.scope import Headers, out_of_scope
 
@@ -107,11 +107,18 @@ class Pipeline:
         self.decoder = BatchDecoder(network, self.table, max_future_skew)
         self.registry = registry
 
-    def process(self, records: Sequence[RecordLike], now: datetime | None) -> BatchResult:
+    def decode(self, records: Sequence[RecordLike], now: datetime | None) -> DecodedBatch:
+        """The decode stage alone (`process` runs it unless given its result)."""
+        return self.decoder.decode(list(map(_VALUE, records)), now)
+
+    def process(self, records: Sequence[RecordLike], now: datetime | None,
+                decoded: DecodedBatch | None = None) -> BatchResult:
         """Run one batch. `now` is the wall clock when live; `None` replays history, where
-        alerts are issued at their evidence's event time and no reading is "in the future"."""
+        alerts are issued at their evidence's event time and no reading is "in the future".
+        `decoded`: what `decode` made of these records, if it already ran."""
         result = BatchResult()
-        decoded = self.decoder.decode(list(map(_VALUE, records)), now)
+        if decoded is None:
+            decoded = self.decode(records, now)
         # a direct Kafka writer names no gateway: then there is no scope to check
         if self.registry is not None and any(map(_HEADERS, records)):
             decoded = out_of_scope(decoded, list(map(_HEADERS, records)), self.table.ids,

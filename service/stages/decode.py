@@ -81,6 +81,31 @@ class DecodedBatch:
     def __len__(self) -> int:
         return len(self.positions)
 
+    @staticmethod
+    def empty() -> DecodedBatch:
+        return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
+                            np.zeros(0), np.zeros(0))
+
+    @staticmethod
+    def joined(parts: Sequence[tuple[DecodedBatch, int]]) -> DecodedBatch:
+        """Batches of records that follow one another, as the batch of all their records;
+        each part comes with the number of records behind it (rejected ones too)."""
+        if len(parts) == 1:
+            return parts[0][0]
+        if not parts:
+            return DecodedBatch.empty()
+        starts = np.cumsum([0] + [n for _, n in parts[:-1]]).tolist()
+        batches = [part for part, _ in parts]
+        return DecodedBatch(
+            np.concatenate([b.positions + start for b, start in zip(batches, starts,
+                                                                    strict=True)]),
+            np.concatenate([b.stations for b in batches]),
+            np.concatenate([b.t for b in batches]),
+            np.concatenate([b.values for b in batches]),
+            np.concatenate([b.interval_s for b in batches]),
+            [(start + i, reason) for b, start in zip(batches, starts, strict=True)
+             for i, reason in b.rejected])
+
     def take(self, keep: npt.NDArray[np.bool_]) -> DecodedBatch:
         """The rows where `keep` is true (a filter: fewer rows, same columns)."""
         return DecodedBatch(self.positions[keep], self.stations[keep], self.t[keep],
@@ -101,8 +126,7 @@ class BatchDecoder:
         n = len(values)
         parsed = self._fast(values)
         if not parsed:
-            return DecodedBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0),
-                                np.zeros(0), np.zeros(0))
+            return DecodedBatch.empty()
         # to columns with lookups done by map() in C: per reading and field, Python
         # code cost more than msgspec's decoding itself
         stations = np.fromiter(map(self.table.index.get, [r.station_id for r in parsed],

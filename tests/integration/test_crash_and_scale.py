@@ -310,12 +310,12 @@ async def test_a_backlog_is_taken_a_share_of_every_partition_per_batch(
     async with DetectorWorker(settings, network) as worker:
         process = worker.pipeline.process
 
-        def counted(records: Any, now: datetime | None) -> Any:
+        def counted(records: Any, now: datetime | None, decoded: Any = None) -> Any:
             share: dict[int, int] = {}
             for r in records:
                 share[r.partition] = share.get(r.partition, 0) + 1
             shares.append(share)
-            return process(records, now)
+            return process(records, now, decoded)
 
         worker.pipeline.process = counted  # type: ignore[method-assign]
         await worker.run(burst=True)

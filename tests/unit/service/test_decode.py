@@ -180,3 +180,17 @@ def test_a_repeated_key_is_read_as_the_api_reads_it() -> None:
     # a river gauge, a rainfall at Citeko, and a level whose interval is null
     assert [i for i, *_ in rows] == [0, 2, 3]
     assert [i for i, _ in rejected] == [1, 4]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(_records(), max_size=6), min_size=1, max_size=4), st.booleans())
+def test_batches_decoded_one_after_another_join_into_the_batch_of_all(
+        chunks: list[list[bytes | None]], live: bool) -> None:
+    # the worker decodes each partition's share as it is fetched, then grades them as one
+    now = NOW if live else None
+    decoder = BatchDecoder(NETWORK, TABLE, SKEW)
+    joined = DecodedBatch.joined([(decoder.decode(chunk, now), len(chunk)) for chunk in chunks])
+    whole = [value for chunk in chunks for value in chunk]
+    rows, rejected = reference(whole, now)
+    assert columns(joined) == rows
+    assert sorted(joined.rejected) == rejected
