@@ -22,8 +22,12 @@ def slope_per_s(ring_t: F64, ring_v: npt.NDArray[np.float32], now: F64, window_s
     offsets = ring_t - now[:, np.newaxis]  # relative times keep float64 precise
     inside = offsets >= -window_s
     inside &= offsets <= 0  # NaN slots compare False
-    # summed as bytes: counting a bool array goes through a slower cast to int64
-    count = inside.view(np.int8).sum(axis=1, dtype=np.int8).astype(np.int64)
+    # summed as bytes: counting a bool array goes through a slower cast to int64 (a
+    # byte holds the count of a ring up to 127 slots; the engine's has TREND_SLOTS)
+    if inside.shape[1] <= np.iinfo(np.int8).max:
+        count = inside.view(np.int8).sum(axis=1, dtype=np.int8).astype(np.int64)
+    else:
+        count = inside.sum(axis=1, dtype=np.int64)
     safe = np.maximum(count, 1)
     # the sums below must see these full rows, zeros included: numpy sums a row
     # pairwise, so dropping or moving a term would change the rounding. Outside slots

@@ -26,6 +26,16 @@ def test_least_squares_slope_over_a_time_window_with_uneven_readings() -> None:
     assert slope[0] == pytest.approx(expected)
 
 
+def test_a_ring_longer_than_a_byte_can_count_is_counted_whole() -> None:
+    # 200 readings a minute apart, all within a 4-hour window: the count must not wrap
+    minutes = np.arange(200.0)
+    ring_t = (T0 + minutes * 60)[np.newaxis, :]
+    ring_v = (100.0 + 0.5 * minutes).astype(np.float32)[np.newaxis, :]
+    slope, count = trend.slope_per_s(ring_t, ring_v, np.array([T0 + 199 * 60]), 4 * 3600.0)
+    assert count[0] == 200
+    assert slope[0] == pytest.approx(0.5 / 60)
+
+
 def test_rising_alert_comes_before_the_crossing_with_its_eta(network: Network) -> None:
     engine = engine_for(network)
     values = [300 + 5 * i for i in range(12)]  # 60 cm/h every 5 min: 350 at minute 50
