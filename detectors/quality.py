@@ -15,6 +15,10 @@ import numpy.typing as npt
 from detectors.events import FAULT_CODES
 
 SENTINELS = (-9999.0, 9999.0, -999.0)
+# a sentinel sent with either sign is found by one comparison of magnitudes; derived
+# here, so a sentinel added above is checked without touching `basic_faults`
+_SENTINEL_MAGNITUDES = tuple(sorted({abs(s) for s in SENTINELS if -s in SENTINELS}))
+_SENTINELS_ONE_SIGN = tuple(s for s in SENTINELS if -s not in SENTINELS)
 
 F64 = npt.NDArray[np.float64]
 I8 = npt.NDArray[np.int8]
@@ -33,9 +37,13 @@ def basic_faults(values: F64, range_min: F64, range_max: F64, zero_possible: B |
     out_of_range = values < range_min
     out_of_range |= values > range_max
     code[out_of_range] = FAULT_CODES["out_of_range"]
-    # the first two sentinels are ±9999: one comparison of magnitudes finds both
-    sentinel = np.abs(values) == SENTINELS[1]
-    sentinel |= values == SENTINELS[2]
+    sentinel = np.zeros(len(values), dtype=np.bool_)
+    if _SENTINEL_MAGNITUDES:
+        magnitude = np.abs(values)
+        for m in _SENTINEL_MAGNITUDES:
+            sentinel |= magnitude == m
+    for one in _SENTINELS_ONE_SIGN:
+        sentinel |= values == one
     code[sentinel] = FAULT_CODES["sentinel"]
     return code
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from detectors import QUALITY
-from detectors.quality import basic_faults
+from detectors.quality import SENTINELS, basic_faults
 from schemas import Network
 from tests.unit.detectors.engine_harness import at_minutes, engine_for, feed, levels
 
@@ -20,6 +20,14 @@ def test_basic_faults_of_a_batch() -> None:
                          np.array([True] * 5 + [False]))
     assert names(codes.tolist()) == [
         "ok", "out_of_range", "sentinel", "ok", "ok", "zero"]
+
+
+def test_each_sentinel_is_one_and_only_with_its_own_sign() -> None:
+    # -999 is a sentinel, +999 a reading (here within range); ±9999 are both sentinels
+    values = np.array([-9999.0, 9999.0, -999.0, 999.0, -998.0])
+    codes = basic_faults(values, np.full(5, -20_000.0), np.full(5, 20_000.0), None)
+    assert names(codes.tolist()) == ["sentinel", "sentinel", "sentinel", "ok", "ok"]
+    assert set(SENTINELS) == {-9999.0, 9999.0, -999.0}
 
 
 def test_karet_reading_1700_for_hours_is_a_fault_however_long(network: Network) -> None:
